@@ -1,0 +1,24 @@
+"""Benchmark datasets built from the real recordings in ``BIODAE_DATA``.
+
+:func:`deepfilter_protocol` reproduces the data protocol of the DeepFilter ECG
+baseline-wander benchmark (QT Database beats + NSTDB ``bw`` noise) in numpy;
+:func:`validation_split` gives its training/validation split.
+"""
+
+from __future__ import annotations
+
+from ._deepfilter import (
+    DEEPFILTER_TEST_RECORDS,
+    DeepFilterData,
+    deepfilter_protocol,
+    qt_beats,
+    validation_split,
+)
+
+__all__ = [
+    "DEEPFILTER_TEST_RECORDS",
+    "DeepFilterData",
+    "deepfilter_protocol",
+    "qt_beats",
+    "validation_split",
+]

@@ -1,0 +1,8 @@
+"""Running models with onnxruntime: sessions, providers, windowing and tiling. No torch here."""
+
+from __future__ import annotations
+
+from ._session import DEVICES, create_session, default_threads, import_onnxruntime
+from ._windows import overlap_add_1d, taper, tile_2d
+
+__all__ = ["DEVICES", "create_session", "default_threads", "import_onnxruntime", "overlap_add_1d", "taper", "tile_2d"]
