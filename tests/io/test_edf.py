@@ -1,22 +1,24 @@
-"""Tests of biodae.io.edf: EDF/EDF+/BDF read/write round trips, header and annotations, bad inputs.
+"""Tests of biodae.io.edf (on edfio): EDF/EDF+/BDF read/write round trips, header and annotations, bad inputs.
 
 Core tests use the excerpts in tests/data/signals; tests on whole files read the folder
 named by BIODAE_DATA and are skipped without it. Written files are checked with a
-minimal EDF header parser written here, with numpy decoding and with pyEDFlib.
+minimal EDF header parser written here, with numpy decoding and with pyEDFlib (an
+independent reader: it reads EDF/EDF+ and BDF files whose record count is set).
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from pathlib import Path
 
+import edfio
 import numpy as np
 import pyedflib
 import pytest
 
 from biodae._errors import InputError, OutputExistsError
-from biodae.io import edf as edf_io
 from biodae.io._containers import Signal
 from biodae.io.edf import read_edf, write_edf
 from biodae.io.wfdb import read_wfdb
@@ -156,6 +158,21 @@ def test_edfplus_round_trip(tmp_path):
 def test_plain_edf_round_trip_is_byte_identical(tmp_path):
     out = write_edf(read_edf(EDF), tmp_path / "copy.edf")
     assert out.read_bytes() == EDF.read_bytes()
+    back = read_edf(out)
+    assert back.meta["patient"] == "J. B. (1066 28)"  # free text, not rewritten as EDF+ subfields
+    assert back.meta["recording"] == "Alerting sequence (RHYTHM, av)"
+    assert back.meta["startdate"] == "25.04.97" and back.meta["starttime"] == "13.36.05"
+    assert parse_edf_header(out)["patient"] == "J. B. (1066 28)"
+    with pyedflib.EdfReader(str(out)) as f:
+        assert f.getStartdatetime().isoformat() == "1997-04-25T13:36:05"
+        np.testing.assert_allclose(f.readSignal(3), back.data[:, 3], rtol=0, atol=1e-9)
+
+
+def test_edfio_warning_on_open_record_count_is_logged(caplog):
+    caplog.set_level(logging.INFO, logger="biodae.io")
+    read_edf(BDF)  # pytest turns warnings into errors: edfio's must be caught
+    infos = [r for r in caplog.records if r.levelno == logging.INFO and "-1 data records" in r.getMessage()]
+    assert infos and "test_3s.bdf" in infos[0].getMessage()
 
 
 def test_bdf_round_trip(tmp_path):
@@ -198,6 +215,19 @@ def test_data_beyond_physical_range_widen_it(tmp_path, caplog):
     assert any("widened" in r.getMessage() and "Cz.." in r.getMessage() for r in caplog.records)
 
 
+def test_rounded_and_inverted_physical_ranges(tmp_path):
+    sig = read_edf(EDFPLUS)
+    sig.meta["channels"][0].update(physical_min=-8263.7, physical_max=8263.7)  # edfio widens these a digit
+    sig.meta["channels"][1].update(physical_min=8092.0, physical_max=-8092.0)  # inverted: negative gain
+    x = sig.data.copy()
+    x[:, 0] = np.clip(x[:, 0], -8263, 8263)
+    back = read_edf(write_edf(sig.replace(data=x), tmp_path / "r.edf"))
+    assert back.meta["channels"][0]["physical_min"] <= -8263.7 <= 8263.7 <= back.meta["channels"][0]["physical_max"]
+    assert back.meta["channels"][1]["physical_min"] == 8092.0 and back.meta["channels"][1]["physical_max"] == -8092.0
+    assert np.all(np.abs(back.data - x) <= np.abs(step(back)) / 2 + 1e-9)
+    np.testing.assert_array_equal(read_edf(write_edf(back, tmp_path / "r2.edf")).data, back.data)
+
+
 def test_bdf_keeps_24_bit_resolution(tmp_path):
     sig = read_edf(BDF)
     x = sig.data + 0.1  # 0.1 uV: far below an EDF step here, above a BDF step (1/32 uV)
@@ -238,9 +268,37 @@ def test_many_annotations_grow_the_annotation_channel(tmp_path):
     assert [a["description"] for a in got] == [a["description"] for a in anns]
     assert [a["onset"] for a in got] == pytest.approx([a["onset"] for a in anns], abs=1e-7)  # TAL: 0.1 us
     assert all(a["duration"] is None for a in got)
-    assert parse_edf_header(tmp_path / "many.edf")["spr"][-1] > sig.meta["annotation_channel"]["samples_per_record"]
+    assert parse_edf_header(tmp_path / "many.edf")["spr"][-1] > parse_edf_header(EDFPLUS)["spr"][-1]
     with pyedflib.EdfReader(str(tmp_path / "many.edf")) as f:
         assert len(f.readAnnotations()[0]) == 200
+
+
+def test_status_dropped_when_the_length_changes(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="biodae.io")
+    sig = read_edf(BDF)
+    back = read_edf(write_edf(sig.replace(data=sig.data[:512]), tmp_path / "short.bdf"))
+    assert back.data.shape == (512, 16) and back.meta["status"] is None
+    assert any("Status" in r.getMessage() for r in caplog.records)
+
+
+def test_subsecond_start_and_annotations_kept(tmp_path):
+    sig = read_edf(EDFPLUS)
+    sig.meta["start_datetime"] = sig.meta["start_datetime"].replace(microsecond=250000)
+    out = write_edf(sig, tmp_path / "sub.edf")
+    back = read_edf(out)
+    assert back.meta["start_datetime"].isoformat() == "2009-08-12T16:15:00.250000"
+    assert back.meta["starttime"] == "16.15.00"
+    assert back.meta["annotations"] == sig.meta["annotations"]  # onsets from the first sample
+    np.testing.assert_array_equal(back.data, sig.data)
+
+
+def test_header_text_written_as_ascii(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="biodae.io")
+    sig = read_edf(EDFPLUS)
+    sig = sig.replace(units=["\u00b5V"] * 8, channel_names=[f"channel-{i}-with-a-long-name" for i in range(8)])
+    h = parse_edf_header(write_edf(sig, tmp_path / "u.edf"))
+    assert h["dimension"][:8] == ["uV"] * 8 and h["labels"][0] == "channel-0-with-a"
+    assert any("printable ASCII" in r.getMessage() for r in caplog.records)
 
 
 # ----------------------------------------------------------------------------- safe writing
@@ -257,27 +315,22 @@ def test_no_overwrite_without_force(tmp_path):
     assert out.read_bytes() != before
 
 
-def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
-    sig = read_edf(EDFPLUS)
-    real_open = open
+@pytest.mark.parametrize("src", [EDFPLUS, BDF])
+def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch, src):
+    sig = read_edf(src)
 
-    class Broken:
-        def __init__(self, path, mode):
-            self.fh = real_open(path, mode)
+    real_write = edfio.Edf.write
 
-        def __enter__(self):
-            return self
+    def broken_write(self, target):  # edfio writes part of the file, then the disk is full
+        buf = io.BytesIO()
+        real_write(self, buf)
+        Path(target).write_bytes(buf.getvalue()[:1000])
+        raise OSError("disk full")
 
-        def __exit__(self, *exc):
-            self.fh.close()
-
-        def write(self, data):
-            self.fh.write(data[:10])
-            raise OSError("disk full")
-
-    monkeypatch.setattr(edf_io, "open", Broken, raising=False)
+    monkeypatch.setattr(edfio.Edf, "write", broken_write)  # Bdf shares Edf's write
+    monkeypatch.setattr(edfio.Bdf, "write", broken_write)
     with pytest.raises(OSError, match="disk full"):
-        write_edf(sig, tmp_path / "a.edf")
+        write_edf(sig, tmp_path / ("a" + src.suffix))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -352,6 +405,37 @@ def test_damaged_header_number(tmp_path):
     assert_input_error(exc, "data record duration", "one sec")
 
 
+def test_damaged_signal_header_wrapped(tmp_path):
+    raw = bytearray(EDFPLUS.read_bytes())
+    ns = 9
+    pos = 256 + ns * (16 + 80 + 8) + 8 * 2  # physical minimum of signal 3
+    raw[pos:pos + 8] = b"abc     "
+    (tmp_path / "d.edf").write_bytes(bytes(raw))
+    with pytest.raises(InputError) as exc:  # edfio's ValueError, named and on one line
+        read_edf(tmp_path / "d.edf")
+    assert_input_error(exc, "d.edf", "abc")
+
+
+def test_damaged_annotation_wrapped(tmp_path):
+    raw = bytearray(EDFPLUS.read_bytes())
+    pos = bytes(raw).index(b"T0\x14")
+    raw[pos:pos + 2] = b"\xff\xfe"  # not UTF-8
+    (tmp_path / "a.edf").write_bytes(bytes(raw))
+    with pytest.raises(InputError) as exc:
+        read_edf(tmp_path / "a.edf")
+    assert_input_error(exc, "a.edf", "could not be read")
+
+
+def test_data_beyond_the_declared_records_ignored(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="biodae.io")
+    raw = EDFPLUS.read_bytes()
+    (tmp_path / "x.edf").write_bytes(raw + raw[-1000:])
+    sig = read_edf(tmp_path / "x.edf")
+    assert sig.data.shape == (800, 8) and sig.meta["n_records"] == 5
+    np.testing.assert_array_equal(sig.data, read_edf(EDFPLUS).data)
+    assert any("ignoring 1000 bytes" in r.getMessage() for r in caplog.records)
+
+
 def test_different_sampling_rates_refused(tmp_path):
     path = tmp_path / "mixed.edf"
     with pyedflib.EdfWriter(str(path), 3, file_type=pyedflib.FILETYPE_EDFPLUS) as w:
@@ -379,7 +463,7 @@ def test_discontinuous_edfplus(tmp_path):
     (tmp_path / "gap.edf").write_bytes(bytes(raw))
     with pytest.raises(InputError) as exc:
         read_edf(tmp_path / "gap.edf")
-    assert_input_error(exc, "discontinuous", "data record 2 starts at 7 s")
+    assert_input_error(exc, "gap.edf", "discontinuous EDF+D", "gaps")
 
 
 # ----------------------------------------------------------------------------- whole files (BIODAE_DATA)
@@ -399,7 +483,25 @@ def test_eegmmidb_run_fs_and_round_trip(tmp_path):
     assert sig.sampling_rate == 160.0 and sig.data.shape == (60 * 160, 64)
     assert sig.meta["annotations"] == [{"onset": 0.0, "duration": 60.2, "description": "T0"}]
     out = write_edf(sig, tmp_path / "r01.edf")
-    assert out.read_bytes() == src.read_bytes()
+    # the file header and the 64 signal channels are the original, byte for byte; only the
+    # annotation channel is laid out anew (by edfio: its size and physical range differ)
+    h, h0 = parse_edf_header(out), parse_edf_header(src)
+    for key in ("version", "patient", "recording", "startdate", "starttime", "header_bytes", "reserved",
+                "n_records", "duration", "ns"):
+        assert h[key] == h0[key], key
+    for key in ("labels", "dimension", "physical_min", "physical_max", "digital_min", "digital_max", "spr"):
+        assert h[key][:64] == h0[key][:64], key
+    assert h["labels"][64] == "EDF Annotations"
+    raw, raw0 = out.read_bytes(), src.read_bytes()
+    rec, rec0 = sum(h["spr"]) * 2, sum(h0["spr"]) * 2
+    for k in (0, 31, 59):  # data record k: the signal samples come first, unchanged
+        a = raw[h["header_bytes"] + k * rec:][:64 * 160 * 2]
+        assert a == raw0[h0["header_bytes"] + k * rec0:][:64 * 160 * 2]
+    with pyedflib.EdfReader(str(out)) as f:
+        onset, duration, text = f.readAnnotations()
+        assert list(onset) == [0.0] and list(duration) == [60.2] and list(text) == ["T0"]
+        assert f.getSampleFrequency(10) == 160.0
+        np.testing.assert_allclose(f.readSignal(10), sig.data[:, 10], rtol=0, atol=1e-9)
 
 
 @pytest.mark.data
@@ -427,6 +529,11 @@ def test_eeglab_files_round_trip(tmp_path, name):
     out = write_edf(sig, tmp_path / name)
     if name == "test.edf":
         assert out.read_bytes() == src.read_bytes()
+        assert read_edf(out).meta["patient"] == "J. B. (1066 28)"
     else:  # the BioSemi header's open record count (-1) is written as the real count
         assert parse_edf_header(out)["n_records"] == 60
+        assert out.read_bytes()[:236] == src.read_bytes()[:236]
         assert out.read_bytes()[244:] == src.read_bytes()[244:]
+    with pyedflib.EdfReader(str(out)) as f:  # pyEDFlib reads the BDF once its record count is set
+        assert f.signals_in_file == (16 if name == "test.edf" else 17) and f.getFileDuration() == 60
+        np.testing.assert_allclose(f.readSignal(5), sig.data[:, 5], rtol=0, atol=1e-9)
