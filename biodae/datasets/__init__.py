@@ -7,6 +7,16 @@ baseline-wander benchmark (QT Database beats + NSTDB ``bw`` noise) in numpy;
 
 from __future__ import annotations
 
+from ._ecg import (
+    ECG_SAMPLING_RATE,
+    ECG_SPLITS,
+    NOISE_KINDS,
+    ECGNoiseMixer,
+    ECGRecord,
+    load_ecg_records,
+    patient_of,
+    split_of,
+)
 from ._deepfilter import (
     DEEPFILTER_TEST_RECORDS,
     DeepFilterData,
@@ -16,6 +26,14 @@ from ._deepfilter import (
 )
 
 __all__ = [
+    "ECG_SAMPLING_RATE",
+    "ECG_SPLITS",
+    "NOISE_KINDS",
+    "ECGNoiseMixer",
+    "ECGRecord",
+    "load_ecg_records",
+    "patient_of",
+    "split_of",
     "DEEPFILTER_TEST_RECORDS",
     "DeepFilterData",
     "deepfilter_protocol",
