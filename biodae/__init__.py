@@ -29,6 +29,8 @@ _ATTRS = {
     "read": ".io",
     "write": ".io",
     "filter_record": "._pipeline",
+    "denoise": "._denoise",
+    "denoise_record": "._denoise",
     "modality_of": "._modality",
     "channel_modality": "._modality",
 }
@@ -45,6 +47,8 @@ __all__ = [
     "read",
     "write",
     "filter_record",
+    "denoise",
+    "denoise_record",
     "modality_of",
     "channel_modality",
     "BiodaeError",

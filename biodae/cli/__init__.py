@@ -13,11 +13,11 @@ from collections.abc import Sequence
 
 from .._errors import BiodaeError
 from .._version import __version__
-from . import _filter, _info
+from . import _denoise, _filter, _info, _train
 
 __all__ = ["main", "build_parser"]
 
-_COMMANDS = (_info, _filter)
+_COMMANDS = (_info, _filter, _denoise, _train)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .. import filters
 from .._errors import InputError
-from .._pipeline import filter_record
 from ._common import add_io_arguments, run_batch
 
 # CLI option -> (filter parameter, methods it applies to)
@@ -83,6 +81,9 @@ def _params(args) -> dict:
 
 
 def run(args) -> int:
+    from .. import filters
+    from .._pipeline import filter_record
+
     params = _params(args)
     if args.method not in filters.METHODS:  # pragma: no cover - argparse guards this
         raise InputError(f"unknown method {args.method!r}", f"choose one of {', '.join(filters.METHODS)}")

@@ -7,7 +7,6 @@ import numpy as np
 from .. import io
 from .._errors import BiodaeError
 from .._modality import modality_of, signal_modalities
-from ..noise import estimate_sigma, estimate_sigma_image, estimate_sigma_rician, estimate_snr_db
 
 
 def add_parser(sub) -> None:
@@ -33,6 +32,8 @@ def _fmt_num(x: float) -> str:
 
 def describe(obj: io.Signal | io.Image) -> list[str]:
     """Lines describing ``obj`` for ``biodae info``."""
+    from ..noise import estimate_sigma, estimate_sigma_image, estimate_sigma_rician, estimate_snr_db
+
     lines = [f"file:        {obj.source}"]
     if isinstance(obj, io.Signal):
         mods = signal_modalities(obj)

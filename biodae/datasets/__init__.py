@@ -7,6 +7,17 @@ baseline-wander benchmark (QT Database beats + NSTDB ``bw`` noise) in numpy;
 
 from __future__ import annotations
 
+from ._eeg import (
+    EEG_ARTIFACT_KINDS,
+    EEG_EPOCH,
+    EEG_SAMPLING_RATE,
+    EEG_SPLITS,
+    EEGEpochs,
+    EEGNoiseMixer,
+    load_eeg_epochs,
+    preprocess_eeg,
+    reject_epochs,
+)
 from ._ecg import (
     ECG_SAMPLING_RATE,
     ECG_SPLITS,
@@ -26,6 +37,15 @@ from ._deepfilter import (
 )
 
 __all__ = [
+    "EEG_ARTIFACT_KINDS",
+    "EEG_EPOCH",
+    "EEG_SAMPLING_RATE",
+    "EEG_SPLITS",
+    "EEGEpochs",
+    "EEGNoiseMixer",
+    "load_eeg_epochs",
+    "preprocess_eeg",
+    "reject_epochs",
     "ECG_SAMPLING_RATE",
     "ECG_SPLITS",
     "NOISE_KINDS",

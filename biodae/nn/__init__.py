@@ -16,7 +16,7 @@ exported graph.
 
 from __future__ import annotations
 
-from .export import checkpoint_to_onnx, export_onnx, load_checkpoint, strip_onnx_metadata
+from .export import checkpoint_to_onnx, export_onnx, load_checkpoint, strip_onnx_metadata, torch_from_onnx
 from .models import (
     FCNDAE,
     MODELS,
@@ -32,6 +32,7 @@ from .models import (
 from .train import LOSSES, ArrayPairs, BatchSource, FitResult, NoisyWindows, fit, mse_loss, ssd_loss, ssd_mad_loss
 
 __all__ = [
+    "torch_from_onnx",
     "Denoiser",
     "FCNDAE",
     "ResUNet1d",

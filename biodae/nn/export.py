@@ -329,3 +329,32 @@ def checkpoint_to_onnx(
         check_parity=check_parity,
         force=force,
     )
+
+
+def torch_from_onnx(path: str | os.PathLike[str]) -> Denoiser:
+    """Rebuild the torch model of a biodae ONNX file (from ``biodae.model`` / ``biodae.config``
+    and the graph's initializers, which carry the parameter names).
+
+    Used to compare onnxruntime with torch eager on exactly the shipped weights.
+
+    Raises
+    ------
+    ValueError
+        If the file lacks the metadata, or a parameter is missing from its initializers.
+    """
+    import onnx.numpy_helper
+
+    from .models import build_model
+
+    proto = onnx.load(os.fspath(path))
+    meta = {p.key: p.value for p in proto.metadata_props}
+    if "biodae.model" not in meta or "biodae.config" not in meta:
+        raise ValueError(f"{path}: no biodae.model / biodae.config metadata to rebuild the torch model from")
+    model = build_model(meta["biodae.model"], **json.loads(meta["biodae.config"]))
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in proto.graph.initializer}
+    state = model.state_dict()
+    missing = [k for k in state if k not in inits and state[k].is_floating_point()]
+    if missing:
+        raise ValueError(f"{path}: parameters not found among the initializers: {', '.join(missing[:5])}")
+    model.load_state_dict({k: torch.from_numpy(inits[k].copy()) if k in inits else v for k, v in state.items()})
+    return model.eval()

@@ -24,6 +24,13 @@ pre- or post-processing and accepts any length or size:
        is in the input's units (default ``1e-8``), far below any real signal's
        spread; an all-constant window gives ``z = 0`` and comes back as
        ``m + eps * f(0)``, i.e. unchanged up to ``eps``.
+   ``"rms"``
+       Per window/image and channel, divide by ``s = max(rms, eps)`` (root mean
+       square, offset included) and multiply the output back: amplitude-equivariant,
+       ``f(a x) = a f(x)`` for ``a > 0``, but **not** offset-equivariant. Use it when
+       the noise has an offset or a slow drift the model must remove (baseline
+       wander, electrode offset): ``"std"`` subtracts the window mean, after which the
+       network cannot know where the baseline was.
    ``"none"``
        The network sees the raw values. Use it to reproduce a protocol whose data
        have one fixed scale (DeepFilter: mV, zero-padded 512-sample beats, where the
@@ -62,7 +69,7 @@ __all__ = [
     "receptive_field",
 ]
 
-NORMS = ("std", "none")
+NORMS = ("std", "rms", "none")
 """Valid values of every model's ``norm`` option."""
 
 _DEFAULT_EPS = 1e-8
@@ -144,7 +151,13 @@ class Denoiser(nn.Module):
         elif shape[1] != self.in_channels:
             raise ValueError(f"{type(self).__name__} was built for {self.in_channels} channels; got {shape[1]}")
         dims = tuple(range(2, 2 + nd))
-        if self.norm == "std":
+        if self.norm == "rms":
+            # scale only: the level of the window stays visible to the network, which
+            # must see an offset (baseline wander, DC) to remove it
+            loc = torch.zeros_like(x.mean(dim=dims, keepdim=True))
+            scale = torch.sqrt((x * x).mean(dim=dims, keepdim=True).clamp_min(self.eps * self.eps))
+            z = x / scale
+        elif self.norm == "std":
             loc = x.mean(dim=dims, keepdim=True)
             centred = x - loc
             # max(std, eps) as a clamp, not sqrt(var + eps**2): the ONNX exporter's
@@ -160,6 +173,8 @@ class Denoiser(nn.Module):
         y = y[crop]
         if self.norm == "std":
             y = loc + scale * y
+        elif self.norm == "rms":
+            y = scale * y
         return y.reshape(shape)
 
 

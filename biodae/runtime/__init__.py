@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from ._session import DEVICES, create_session, default_threads, import_onnxruntime
+from ._model import Model, available_models, load_model, resample, unit_factor
 from ._windows import overlap_add_1d, taper, tile_2d
 
-__all__ = ["DEVICES", "create_session", "default_threads", "import_onnxruntime", "overlap_add_1d", "taper", "tile_2d"]
+__all__ = [
+    "Model",
+    "load_model",
+    "available_models",
+    "resample",
+    "unit_factor",
+    "DEVICES", "create_session", "default_threads", "import_onnxruntime", "overlap_add_1d", "taper", "tile_2d"]

@@ -173,7 +173,24 @@ def test_registry_errors():
         build_model("unet")
     with pytest.raises(ValueError, match="invalid configuration"):
         build_model("fcn_dae", widths=[1, 2])
-    with pytest.raises(ValueError, match="norm must be one of std, none"):
+    with pytest.raises(ValueError, match="norm must be one of std, rms, none"):
         build_model("resunet1d", norm="batch")
     with pytest.raises(ValueError, match="kernel_size must be odd"):
         build_model("resunet1d", kernel_size=4)
+
+
+def test_rms_norm_is_amplitude_but_not_offset_equivariant():
+    """``norm="rms"`` keeps the window level visible (needed to remove baseline offsets)."""
+    import torch
+
+    from biodae.nn import build_model
+
+    torch.manual_seed(0)
+    m = build_model("resunet1d", norm="rms").double().eval()
+    for p in m.parameters():
+        p.data.normal_(0, 0.05)
+    x = torch.randn(2, 1, 300, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(m(3.0 * x), 3.0 * m(x))
+        shifted = m(x + 5.0) - 5.0
+    assert not torch.allclose(shifted, m(x), atol=1e-3)

@@ -1,0 +1,128 @@
+"""Helpers shared by the benchmark scripts: markdown tables, atomic writes, figures, progress."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["markdown_table", "format_value", "write_text", "save_figure", "Progress", "progress"]
+
+
+def format_value(value: Any, floatfmt: str = ".3f") -> str:
+    """A table cell: floats with ``floatfmt`` (``nan`` as ``–``), everything else ``str``."""
+    if isinstance(value, bool) or value is None:
+        return "–" if value is None else str(value)
+    if isinstance(value, (float, int)) and not isinstance(value, bool):
+        if isinstance(value, float) and math.isnan(value):
+            return "–"
+        return format(value, floatfmt) if isinstance(value, float) else str(value)
+    try:  # numpy scalars
+        import numpy as np
+
+        if isinstance(value, np.floating):
+            return format_value(float(value), floatfmt)
+        if isinstance(value, np.integer):
+            return str(int(value))
+    except ImportError:  # pragma: no cover
+        pass
+    return str(value)
+
+
+def markdown_table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    floatfmt: str = ".3f",
+    align: Sequence[str] | None = None,
+) -> str:
+    """A GitHub-flavoured markdown table.
+
+    Parameters
+    ----------
+    header : sequence of str
+        Column titles.
+    rows : sequence of sequences
+        Cells; floats are formatted with ``floatfmt``, ``None``/NaN shown as ``–``.
+    align : sequence of {"l", "r", "c"}, optional
+        Per-column alignment (default: first column left, the others right).
+    """
+    n = len(header)
+    for i, r in enumerate(rows):
+        if len(r) != n:
+            raise ValueError(f"row {i} has {len(r)} cells, the header {n}")
+    align = list(align) if align is not None else ["l"] + ["r"] * (n - 1)
+    marks = {"l": ":---", "r": "---:", "c": ":---:"}
+    lines = [
+        "| " + " | ".join(str(h) for h in header) + " |",
+        "|" + "|".join(marks[a] for a in align) + "|",
+    ]
+    lines += ["| " + " | ".join(format_value(v, floatfmt) for v in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _readable(path: str) -> None:
+    """Give a temporary file (created 0600) the usual permissions of a new file (0666 minus umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        _readable(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def save_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 120) -> Path:
+    """Save a matplotlib figure atomically and close it (the format follows the suffix)."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+        _readable(tmp)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+class Progress:
+    """Prints ``[name +12.3s] message`` lines to stderr (or a given stream), flushed."""
+
+    def __init__(self, name: str, stream: Any = None) -> None:
+        self.name = name
+        self.stream = stream if stream is not None else sys.stderr
+        self.t0 = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        print(f"[{self.name} +{time.perf_counter() - self.t0:6.1f}s] {message}", file=self.stream, flush=True)
+
+
+_T0 = time.perf_counter()
+
+
+def progress(message: str) -> None:
+    """One progress line on stderr, with the seconds since the script started."""
+    print(f"[{time.perf_counter() - _T0:7.1f} s] {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,42 @@
+"""``biodae train RECIPE``: train a shipped model's recipe (needs the ``train`` extra)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+from .._errors import DependencyError
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a model from a recipe (ecg, ecg-qtdb-bw, ...), with checkpoints and ONNX export",
+        description="Train one of biodae's recipes with a fixed seed, resumable checkpoints, validation and "
+                    "early stopping, and export the best model to ONNX. Needs torch (pip install 'biodae[train]').",
+    )
+    p.add_argument("recipe", metavar="RECIPE", help="recipe name (see biodae.nn.recipes.RECIPES)")
+    p.add_argument("--out-dir", "-o", required=True, metavar="DIR", help="checkpoints go here; a rerun resumes")
+    p.add_argument("--export", metavar="FILE.onnx", help="export the best model here at the end")
+    p.add_argument("--epochs", type=int, help="override the recipe's number of epochs")
+    p.add_argument("--seed", type=int, help="override the recipe's seed")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--data", metavar="DIR", help="data folder (default: $BIODAE_DATA)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --export file")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    try:
+        from ..nn.recipes import train_recipe
+    except ImportError as exc:
+        raise DependencyError("training needs torch", "pip install -c constraints.txt 'biodae[train]'") from exc
+    command = "biodae " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else ""
+    result, path = train_recipe(
+        args.recipe, out_dir=args.out_dir, data_dir=args.data, epochs=args.epochs, seed=args.seed,
+        device=args.device, export=args.export, force=args.force, command=command,
+        progress=sys.stderr.isatty(),
+    )
+    print(f"best epoch {result.best_epoch}, validation loss {result.best_val_loss:.5g}"
+          + (f"; model written to {path}" if path else ""))
+    return 0

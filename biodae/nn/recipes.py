@@ -1,0 +1,370 @@
+"""Training recipes for the shipped models: data, model, loss and schedule in one place.
+
+``biodae train NAME`` runs a recipe; the model card of each shipped model quotes the
+exact command. Every recipe is reproducible from its seed: the data split, the noise
+drawn for each window of each epoch and the batch order all derive from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._errors import InputError
+
+__all__ = ["Recipe", "RECIPES", "get_recipe", "EpochSubset", "MixerSource", "train_recipe", "onnx_metadata"]
+
+SCHEMA_VERSION = "1"
+
+
+class EpochSubset:
+    """A different random subset of a large source each epoch (``n`` items per epoch).
+
+    Item ``i`` of epoch ``e`` is item ``perm_e[i]`` of ``source`` with ``perm_e`` a
+    permutation seeded by ``(seed, e)``: over epochs the whole source is seen, and an
+    epoch stays short enough for a CPU.
+    """
+
+    def __init__(self, source: Any, n: int, *, seed: int) -> None:
+        self.source, self.n, self.seed = source, int(min(n, len(source))), int(seed)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def batch(self, indices: np.ndarray, *, epoch: int):
+        perm = np.random.default_rng([self.seed, int(epoch)]).permutation(len(self.source))
+        return self.source.batch(np.sort(perm[np.asarray(indices)]), epoch=epoch)
+
+
+class MixerSource:
+    """A batch source over a window generator: window ``i`` of epoch ``e`` is drawn with
+    ``default_rng([seed, e, i])``, so it does not depend on batching or resuming.
+    ``fixed=True`` ignores the epoch (a validation set that stays the same)."""
+
+    def __init__(self, window: Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]], n: int, *, seed: int,
+                 fixed: bool = False) -> None:
+        self.window, self.n, self.seed, self.fixed = window, int(n), int(seed), fixed
+
+    def __len__(self) -> int:
+        return self.n
+
+    def batch(self, indices: np.ndarray, *, epoch: int):
+        pairs = [self.window(np.random.default_rng([self.seed, 0 if self.fixed else int(epoch), int(i)]))
+                 for i in indices]
+        return (np.stack([p[0] for p in pairs])[:, None, :], np.stack([p[1] for p in pairs])[:, None, :])
+
+
+@dataclass
+class Recipe:
+    """Everything that defines a shipped model's training."""
+
+    name: str
+    modality: str
+    sampling_rate: float
+    units: str
+    model: str
+    model_config: dict[str, Any]
+    loss: str
+    epochs: int
+    batch_size: int
+    lr: float
+    patience: int
+    windows_per_epoch: int
+    val_windows: int
+    train_window: int
+    inference_window: int
+    inference_overlap: int
+    seed: int = 20261122
+    description: str = ""
+    training_data: str = ""
+    noise_model: str = ""
+    intended_use: str = ""
+    limits: str = ""
+    licence: str = "model weights: ODC-By 1.0 (trained on PhysioNet data; cite the databases); code: BSD-3-Clause"
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def data(self, data_dir: str | os.PathLike | None) -> tuple[Any, Any]:
+        return _DATA[self.name](self, data_dir)
+
+
+def _deepfilter_data(recipe: Recipe, data_dir):
+    from ..datasets import deepfilter_protocol, validation_split
+    from .train import ArrayPairs
+
+    d = deepfilter_protocol(data_dir, version=int(recipe.options["version"]))
+    tr, va = validation_split(d, fraction=0.3, method="last")
+    train = ArrayPairs(d.x_train[tr, None, :], d.y_train[tr, None, :])
+    val = ArrayPairs(d.x_train[va, None, :], d.y_train[va, None, :])
+    return EpochSubset(train, recipe.windows_per_epoch, seed=recipe.seed), EpochSubset(val, recipe.val_windows, seed=0)
+
+
+def _ecg_data(recipe: Recipe, data_dir):
+    from ..datasets import ECGNoiseMixer, load_ecg_records
+
+    n = recipe.train_window
+    train = ECGNoiseMixer(load_ecg_records("train", data_dir=data_dir), noise_split="train", length=n, data_dir=data_dir,
+                          snr_range=tuple(recipe.options["snr_range"]))
+    val = ECGNoiseMixer(load_ecg_records("val", data_dir=data_dir), noise_split="val", length=n, data_dir=data_dir)
+    return (MixerSource(train.window, recipe.windows_per_epoch, seed=recipe.seed),
+            MixerSource(val.window, recipe.val_windows, seed=recipe.seed + 1, fixed=True))
+
+
+def _eeg_data(recipe: Recipe, data_dir):
+    from ..datasets import EEGNoiseMixer, load_eeg_epochs
+
+    train = EEGNoiseMixer(load_eeg_epochs("train", data_dir=data_dir), artifact_split="train", data_dir=data_dir,
+                          snr_range=tuple(recipe.options["snr_range"]))
+    val = EEGNoiseMixer(load_eeg_epochs("val", data_dir=data_dir), artifact_split="val", data_dir=data_dir,
+                        snr_range=(-5.0, 5.0))
+    return (MixerSource(train.window, recipe.windows_per_epoch, seed=recipe.seed),
+            MixerSource(val.window, recipe.val_windows, seed=recipe.seed + 1, fixed=True))
+
+
+_DATA: dict[str, Callable[[Recipe, Any], tuple[Any, Any]]] = {}
+
+_QT_CITE = ("QT Database (Laguna et al. 1997) and MIT-BIH Noise Stress Test Database (Moody et al. 1984), "
+            "PhysioNet, ODC-By 1.0")
+
+RECIPES: dict[str, Recipe] = {}
+
+
+def _add(recipe: Recipe, data: Callable[[Recipe, Any], tuple[Any, Any]]) -> None:
+    RECIPES[recipe.name] = recipe
+    _DATA[recipe.name] = data
+
+
+for _v in (1, 2):
+    _add(
+        Recipe(
+            name="ecg-qtdb-bw" if _v == 1 else "ecg-qtdb-bw-v2",
+            modality="ecg",
+            sampling_rate=360.0,
+            units="mV",
+            model="resunet1d",
+            model_config={"widths": [16, 20, 24, 28, 32, 32], "kernel_size": 5, "norm": "rms"},
+            loss="ssd_mad",
+            epochs=20,
+            batch_size=64,
+            lr=1e-3,
+            patience=6,
+            windows_per_epoch=24000,
+            val_windows=8000,
+            train_window=512,
+            inference_window=512,
+            inference_overlap=128,
+            description=f"Baseline-wander removal under the DeepFilter benchmark protocol (version {_v}).",
+            training_data=("QT Database, 91 training records (the 14 DeepFilter test records excluded), first lead, "
+                           "single beats resampled to 360 Hz in 512-sample zero-padded windows; " + _QT_CITE),
+            noise_model=(f"NSTDB 'bw' baseline wander, channel {_v} first half (version {_v} of the protocol), "
+                         "peak-to-peak 0.2-2.0 x the beat's"),
+            intended_use="Research: baseline-wander removal from single ECG beats as in the DeepFilter benchmark.",
+            limits=("Trained only on baseline wander in single beats placed in zero-padded 512-sample windows; "
+                    "use the 'ecg' model for continuous records and other noise."),
+            options={"version": _v},
+        ),
+        _deepfilter_data,
+    )
+
+for _v in (1, 2):
+    _add(
+        Recipe(
+            name=f"fcn-dae-qtdb-bw-v{_v}",
+            modality="ecg",
+            sampling_rate=360.0,
+            units="mV",
+            model="fcn_dae",
+            model_config={"norm": "none"},
+            loss="ssd",
+            epochs=15,
+            batch_size=64,
+            lr=1e-3,
+            patience=6,
+            windows_per_epoch=24000,
+            val_windows=8000,
+            train_window=512,
+            inference_window=512,
+            inference_overlap=128,
+            description=f"Reference: FCN-DAE (Chiang et al. 2019) under the DeepFilter protocol, version {_v}.",
+            training_data=RECIPES["ecg-qtdb-bw"].training_data,
+            noise_model=f"NSTDB 'bw', protocol version {_v}",
+            intended_use="Benchmark reference only (not shipped).",
+            limits="As ecg-qtdb-bw.",
+            options={"version": _v},
+        ),
+        _deepfilter_data,
+    )
+
+_add(
+    Recipe(
+        name="ecg",
+        modality="ecg",
+        sampling_rate=360.0,
+        units="mV",
+        model="resunet1d",
+        model_config={"widths": [16, 20, 24, 28, 32, 32], "kernel_size": 5, "norm": "rms"},
+        loss="mse",
+        epochs=20,
+        batch_size=64,
+        lr=1e-3,
+        patience=5,
+        windows_per_epoch=16000,
+        val_windows=3000,
+        train_window=1024,
+        inference_window=4096,
+        inference_overlap=1024,
+        description="General ECG denoiser for continuous records: baseline wander, electrode motion, muscle, "
+                    "white noise and mains, input SNR -6 to 24 dB.",
+        training_data=("QT Database and MIT-BIH Arrhythmia DS1, both leads, resampled to 360 Hz and high-passed at "
+                       "0.5 Hz (zero phase); split by patient (train 101 records, val 9, test 15); PhysioNet, ODC-By 1.0"),
+        noise_model=("NSTDB bw/em/ma (train split: channel 1, first 70 %), white Gaussian, 50/60 Hz mains with "
+                     "harmonics, and mixtures; SNR uniform in [-8, 26] dB per 2.8-s window; amplitude x0.5-2, "
+                     "random polarity"),
+        intended_use="Research and offline review: cleaning continuous single- or multi-lead ECG at any sampling rate.",
+        limits=("Not a diagnostic device. Trained on adult Holter/arrhythmia recordings (QT, MIT-BIH); paediatric, "
+                "exercise and implanted-device ECGs are not covered. Pacemaker spikes and high-frequency diagnostic "
+                "content above ~100 Hz may be smoothed. The output is baseline-free (like a 0.5 Hz zero-phase high-pass)."),
+        options={"snr_range": [-8.0, 26.0]},
+    ),
+    _ecg_data,
+)
+
+
+_add(
+    Recipe(
+        name="eeg",
+        modality="eeg",
+        sampling_rate=256.0,
+        units="uV",
+        model="resunet1d",
+        model_config={"widths": [8, 12, 16, 20, 24], "kernel_size": 5, "norm": "rms"},
+        loss="mse",
+        epochs=20,
+        batch_size=64,
+        lr=1e-3,
+        patience=5,
+        windows_per_epoch=16000,
+        val_windows=3000,
+        train_window=512,
+        inference_window=512,
+        inference_overlap=128,
+        description="EEG ocular (EOG) and muscle (EMG) artefact removal, 2-s epochs at 256 Hz.",
+        training_data=("PhysioNet EEG Motor Movement/Imagery, subject S001 runs R01-R07 (one subject), band-passed "
+                       "1-45 Hz, common average reference, artefact-free channels and epochs; ODC-By 1.0"),
+        noise_model=("EOG: EEGLAB tutorial EOG1/EOG2 channels (first 70 %); EMG: NSTDB 'ma' resampled and high-passed "
+                     "at 20 Hz (train split); y = x + lambda*n at true-dB SNR uniform in [-7, 7]"),
+        intended_use="Research: removing blinks/eye movements and muscle artefact from scalp EEG channels.",
+        limits=("Clean EEG from ONE subject (eegmmidb S001) and artefacts from few sources: expect weaker results on "
+                "other subjects, montages and amplifiers. Output is band-limited like the training EEG (1-45 Hz): "
+                "gamma above 45 Hz is removed. Not for epileptiform or clinical diagnostic review."),
+        options={"snr_range": [-7.0, 7.0]},
+    ),
+    _eeg_data,
+)
+
+
+def get_recipe(name: str) -> Recipe:
+    try:
+        return RECIPES[name]
+    except KeyError:
+        raise InputError(f"unknown recipe {name!r}", f"choose one of {', '.join(sorted(RECIPES))}") from None
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def onnx_metadata(recipe: Recipe, *, command: str, metrics: dict[str, Any] | None = None, weights_sha256: str = "") -> dict[str, str]:
+    """The ``biodae.*`` metadata every shipped ONNX file carries (``docs/onnx.md``)."""
+    spatial = recipe.modality in ("ecg", "eeg")
+    meta = {
+        "biodae.schema_version": SCHEMA_VERSION,
+        "biodae.name": recipe.name,
+        "biodae.version": "1.0.0",
+        "biodae.modality": recipe.modality,
+        "biodae.sampling_rate": f"{recipe.sampling_rate:g}" if spatial else "",
+        "biodae.units": recipe.units,
+        "biodae.input": "input: float32 [batch, 1, length], physical units" if spatial else
+                        "input: float32 [batch, 1, height, width]",
+        "biodae.output": "output: float32, same shape and units as the input",
+        "biodae.normalisation": "inside the graph: per window and channel, (x - mean) / max(std, eps), undone at the output",
+        "biodae.window": str(recipe.inference_window),
+        "biodae.overlap": str(recipe.inference_overlap),
+        "biodae.training_data": recipe.training_data,
+        "biodae.noise_model": recipe.noise_model,
+        "biodae.intended_use": recipe.intended_use,
+        "biodae.limits": recipe.limits,
+        "biodae.licence": recipe.licence,
+        "biodae.training_command": command,
+        "biodae.weights_sha256": weights_sha256,
+    }
+    if metrics:
+        meta["biodae.metrics"] = json.dumps(metrics, sort_keys=True)
+    return meta
+
+
+def weights_sha256(model) -> str:
+    """sha256 over the model's parameters and buffers (names, shapes, float32 bytes), in order."""
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        arr = t.detach().cpu().float().numpy() if t.is_floating_point() else t.detach().cpu().numpy()
+        h.update(name.encode())
+        h.update(str(tuple(arr.shape)).encode())
+        h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
+
+def train_recipe(
+    name: str,
+    *,
+    out_dir: str | os.PathLike,
+    data_dir: str | os.PathLike | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
+    device: str = "auto",
+    export: str | os.PathLike | None = None,
+    force: bool = False,
+    progress: bool = True,
+    log: Callable[[str], Any] | None = print,
+    command: str = "",
+):
+    """Train a recipe; checkpoints in ``out_dir``, optionally export the best model to ONNX.
+
+    Returns the :class:`~biodae.nn.train.FitResult` and the exported path (or None).
+    """
+    import torch
+
+    from .export import export_onnx
+    from .models import build_model, count_parameters
+    from .train import fit
+
+    recipe = get_recipe(name)
+    if seed is not None:
+        recipe = Recipe(**{**asdict(recipe), "seed": int(seed)})
+    torch.manual_seed(recipe.seed)
+    model = build_model(recipe.model, **recipe.model_config)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "recipe.json").write_text(json.dumps(asdict(recipe), indent=2, sort_keys=True))
+    if log:
+        log(f"recipe {recipe.name}: {recipe.model} {recipe.model_config} ({count_parameters(model)} parameters)")
+    train, val = recipe.data(data_dir)
+    result = fit(
+        model, train, val, loss=recipe.loss, epochs=epochs or recipe.epochs, batch_size=recipe.batch_size,
+        lr=recipe.lr, seed=recipe.seed, patience=recipe.patience, checkpoint_dir=out, device=device,
+        progress=progress, log=log,
+    )
+    path = None
+    if export is not None:
+        model = result.model.cpu().eval()
+        meta = onnx_metadata(recipe, command=command or f"biodae train {name}", weights_sha256=weights_sha256(model))
+        path = export_onnx(model, export, metadata=meta, force=force)
+        if log:
+            log(f"exported {path}")
+    return result, path

@@ -1,0 +1,155 @@
+"""A loaded model: its ONNX session, its metadata contract, and how to run it on records."""
+
+from __future__ import annotations
+
+import logging
+import os
+from fractions import Fraction
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._errors import BiodaeError, InputError
+from ._session import create_session
+from ._windows import overlap_add_1d
+
+__all__ = ["Model", "load_model", "available_models", "resample", "unit_factor"]
+
+log = logging.getLogger("biodae.runtime")
+
+_UNIT_SCALE = {"v": 1.0, "mv": 1e-3, "uv": 1e-6, "µv": 1e-6, "μv": 1e-6, "nv": 1e-9}
+
+
+def unit_factor(from_unit: str, to_unit: str) -> float | None:
+    """Factor that converts values in ``from_unit`` to ``to_unit`` (volts family), or None if unknown."""
+    a, b = _UNIT_SCALE.get(from_unit.strip().lower()), _UNIT_SCALE.get(to_unit.strip().lower())
+    if a is None or b is None:
+        return None
+    return a / b
+
+
+def _models_dir() -> Path:
+    return Path(str(resources.files("biodae.models")))
+
+
+def available_models() -> list[str]:
+    """Names of the models shipped with biodae (``models/*.onnx``)."""
+    try:
+        return sorted(p.stem for p in _models_dir().glob("*.onnx"))
+    except (ModuleNotFoundError, FileNotFoundError):  # pragma: no cover - broken install
+        return []
+
+
+def resample(x: np.ndarray, from_rate: float, to_rate: float, *, axis: int = 0) -> np.ndarray:
+    """Polyphase resampling by the closest rational factor (denominator ≤ 1000); the mean is
+    removed before and restored after, so a DC offset does not ring at the edges."""
+    if from_rate == to_rate:
+        return np.asarray(x, dtype=np.float64)
+    from scipy.signal import resample_poly
+
+    frac = Fraction(to_rate / from_rate).limit_denominator(1000)
+    x = np.asarray(x, dtype=np.float64)
+    mean = x.mean(axis=axis, keepdims=True)
+    return resample_poly(x - mean, frac.numerator, frac.denominator, axis=axis) + mean
+
+
+class Model:
+    """An ONNX denoiser with its ``biodae.*`` metadata (see ``docs/onnx.md``).
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.onnx`` file.
+    device : {"cpu", "cuda", "tensorrt"}
+    threads : int, optional
+        Intra-op threads (default: all cores this process may use).
+    """
+
+    def __init__(self, path: str | os.PathLike, *, device: str = "cpu", threads: int | None = None) -> None:
+        self.path = Path(path)
+        self.session = create_session(self.path, device=device, threads=threads)
+        meta = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.metadata = meta
+        if "biodae.name" not in meta:
+            raise BiodaeError(
+                f"{self.path.name}: not a biodae model (no biodae.* metadata)",
+                "export models with 'biodae export' or biodae.nn.export_onnx with a metadata contract",
+            )
+        self.name = meta["biodae.name"]
+        self.version = meta.get("biodae.version", "")
+        self.modality = meta.get("biodae.modality", "")
+        rate = meta.get("biodae.sampling_rate", "")
+        self.sampling_rate = float(rate) if rate else None
+        self.units = meta.get("biodae.units", "")
+        self.window = int(meta.get("biodae.window", "0") or 0)
+        self.overlap = int(meta.get("biodae.overlap", "0") or 0)
+        self.input_name = self.session.get_inputs()[0].name
+        self.spatial_dims = len(self.session.get_inputs()[0].shape) - 2
+
+    def __repr__(self) -> str:
+        return f"Model({self.name!r} {self.version}, {self.modality}, fs={self.sampling_rate}, units={self.units})"
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """Run the graph on a float32 batch ``[n, 1, length]`` (or ``[n, 1, h, w]``)."""
+        return self.session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})[0]
+
+    def denoise_signal(
+        self, x: np.ndarray, *, sampling_rate: float, units: str | None = None, batch_size: int = 64
+    ) -> np.ndarray:
+        """Denoise one channel: resample to the model's rate, overlap-add windows, resample back.
+
+        Parameters
+        ----------
+        x : ndarray, shape (n_samples,)
+            One channel in ``units`` (the model's units when None).
+        sampling_rate : float
+            The channel's rate in Hz.
+        units : str, optional
+            Converted to the model's units and back (V, mV, uV).
+
+        Returns
+        -------
+        ndarray of float64, shape (n_samples,)
+        """
+        if self.spatial_dims != 1 or self.sampling_rate is None:
+            raise InputError(f"model {self.name!r} is a {self.modality} image model", "use it on images, not signals")
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 1:
+            raise ValueError(f"denoise_signal takes one channel, shape (n_samples,); got {x.shape}")
+        scale = 1.0
+        if units and self.units and units.strip().lower() != self.units.strip().lower():
+            f = unit_factor(units, self.units)
+            if f is None:
+                log.warning("unit %r is not one biodae converts; assuming the model's unit %r", units, self.units)
+            else:
+                scale = f
+        y = resample(x * scale, sampling_rate, self.sampling_rate)
+        window = self.window or y.size
+        overlap = min(self.overlap, max(window - 1, 0))
+        out = overlap_add_1d(self.run, y, window=window, overlap=overlap, batch_size=batch_size)
+        back = resample(out, self.sampling_rate, sampling_rate)
+        n = x.size
+        if back.size < n:  # rational resampling can lose a sample at the end
+            back = np.pad(back, (0, n - back.size), mode="edge")
+        return back[:n] / scale
+
+
+def load_model(model: str | os.PathLike | Model, *, device: str = "cpu", threads: int | None = None) -> Model:
+    """A :class:`Model` from a shipped name (``"ecg"``), a path to an ``.onnx`` file, or a Model."""
+    if isinstance(model, Model):
+        return model
+    p = Path(model)
+    if p.suffix.lower() == ".onnx" or p.exists():
+        if not p.is_file():
+            raise InputError(f"{p}: no such model file", "check the path or name a shipped model")
+        return Model(p, device=device, threads=threads)
+    shipped = _models_dir() / f"{model}.onnx"
+    if not shipped.is_file():
+        names = available_models()
+        raise InputError(
+            f"no shipped model named {str(model)!r}",
+            f"shipped models: {', '.join(names) if names else '(none installed)'}; or pass a path to an .onnx file",
+        )
+    return Model(shipped, device=device, threads=threads)
