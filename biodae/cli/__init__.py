@@ -13,11 +13,11 @@ from collections.abc import Sequence
 
 from .._errors import BiodaeError
 from .._version import __version__
-from . import _denoise, _filter, _info, _train
+from . import _denoise, _export, _filter, _info, _train
 
 __all__ = ["main", "build_parser"]
 
-_COMMANDS = (_info, _filter, _denoise, _train)
+_COMMANDS = (_info, _filter, _denoise, _train, _export)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from pathlib import Path
 
 from .._errors import DependencyError
 
@@ -22,6 +23,8 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, help="override the recipe's seed")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--data", metavar="DIR", help="data folder (default: $BIODAE_DATA)")
+    p.add_argument("--config", metavar="FILE.json", help="JSON object of recipe fields to override "
+                   '(e.g. {"epochs": 5, "lr": 0.0005}); the flags above win over it')
     p.add_argument("--force", action="store_true", help="overwrite an existing --export file")
     p.set_defaults(run=run)
 
@@ -31,11 +34,30 @@ def run(args) -> int:
         from ..nn.recipes import train_recipe
     except ImportError as exc:
         raise DependencyError("training needs torch", "pip install -c constraints.txt 'biodae[train]'") from exc
-    command = "biodae " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else ""
+    overrides = None
+    if args.config:
+        import json
+
+        from .._errors import InputError
+
+        try:
+            overrides = json.loads(Path(args.config).read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{args.config}: not a readable JSON file ({exc})", "pass a JSON object of recipe fields") from exc
+        if not isinstance(overrides, dict):
+            raise InputError(f"{args.config}: expected a JSON object", 'e.g. {"epochs": 5}')
+    # the reproducible command, without this machine's paths
+    command = f"biodae train {args.recipe} --out-dir runs/{args.recipe}" + (
+        f" --export models/{args.recipe}.onnx" if args.export else "")
+    for flag, value in (("--epochs", args.epochs), ("--seed", args.seed)):
+        if value is not None:
+            command += f" {flag} {value}"
+    if args.config:
+        command += f" --config {shlex.quote(Path(args.config).name)}"
     result, path = train_recipe(
         args.recipe, out_dir=args.out_dir, data_dir=args.data, epochs=args.epochs, seed=args.seed,
         device=args.device, export=args.export, force=args.force, command=command,
-        progress=sys.stderr.isatty(),
+        progress=sys.stderr.isatty(), overrides=overrides,
     )
     print(f"best epoch {result.best_epoch}, validation loss {result.best_val_loss:.5g}"
           + (f"; model written to {path}" if path else ""))

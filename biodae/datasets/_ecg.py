@@ -51,7 +51,7 @@ _HIGHPASS_HZ = 0.5
 
 # Patient-level split. Test: the DeepFilter protocol's 14 QT test records (two per source
 # database) and three MIT-BIH DS1 patients; validation: one or two per source.
-_TEST_PATIENTS = {*(f"qt:{r}" for r in DEEPFILTER_TEST_RECORDS), "mitdb:106", "mitdb:208", "mitdb:220"}
+_TEST_RECORDS = (*(("qtdb", r) for r in DEEPFILTER_TEST_RECORDS), ("mitdb", "106"), ("mitdb", "208"), ("mitdb", "220"))
 _VAL_PATIENTS = {
     "mitdb:102", "qt:sel306", "qt:sel808", "qt:sel16273", "qt:sele0110", "qt:sel36", "qt:sel14157",
     "mitdb:109", "mitdb:215",
@@ -76,7 +76,7 @@ def patient_of(source: str, record: str) -> str:
 
 def split_of(patient: str) -> str:
     """``"test"``, ``"val"`` or ``"train"`` for a patient identifier."""
-    if patient in _TEST_PATIENTS:
+    if patient in {patient_of(s, r) for s, r in _TEST_RECORDS}:
         return "test"
     if patient in _VAL_PATIENTS:
         return "val"

@@ -14,6 +14,13 @@ from .._errors import OutputExistsError
 __all__ = ["check_writable", "atomic_path", "atomic_group"]
 
 
+def _default_mode() -> int:
+    """Permissions of a newly created file (0666 minus the umask), as open() would give."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def check_writable(paths: Sequence[Path] | Path, *, force: bool) -> None:
     """Raise :class:`OutputExistsError` if any of ``paths`` exists and not ``force``."""
     if isinstance(paths, (str, os.PathLike)):
@@ -46,6 +53,7 @@ def atomic_path(path: str | os.PathLike, *, force: bool = False) -> Iterator[Pat
         yield tmp_path
         if not force and path.exists():  # appeared while we were writing
             raise OutputExistsError(f"output appeared while writing: {path}", "pass --force to overwrite it")
+        os.chmod(tmp_path, _default_mode())  # mkstemp creates 0600
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
@@ -74,8 +82,10 @@ def atomic_group(paths: Sequence[str | os.PathLike], *, force: bool = False) -> 
         for t, d in zip(tmps, dests):
             if not t.exists():
                 raise FileNotFoundError(f"internal error: {t.name} was not written")
+        mode = _default_mode()
         for t, d in zip(tmps, dests):
             d.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(t, mode)
             os.replace(t, d)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)

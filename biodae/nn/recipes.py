@@ -7,7 +7,6 @@ drawn for each window of each epoch and the batch order all derive from it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -222,7 +221,7 @@ _add(
         description="General ECG denoiser for continuous records: baseline wander, electrode motion, muscle, "
                     "white noise and mains, input SNR -6 to 24 dB.",
         training_data=("QT Database and MIT-BIH Arrhythmia DS1, both leads, resampled to 360 Hz and high-passed at "
-                       "0.5 Hz (zero phase); split by patient (train 101 records, val 9, test 15); PhysioNet, ODC-By 1.0"),
+                       "0.5 Hz (zero phase); split by patient (train 99 records, val 9, test 17); PhysioNet, ODC-By 1.0"),
         noise_model=("NSTDB bw/em/ma (train split: channel 1, first 70 %), white Gaussian, 50/60 Hz mains with "
                      "harmonics, and mixtures; SNR uniform in [-8, 26] dB per 2.8-s window; amplitude x0.5-2, "
                      "random polarity"),
@@ -276,10 +275,6 @@ def get_recipe(name: str) -> Recipe:
         raise InputError(f"unknown recipe {name!r}", f"choose one of {', '.join(sorted(RECIPES))}") from None
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def onnx_metadata(recipe: Recipe, *, command: str, metrics: dict[str, Any] | None = None, weights_sha256: str = "") -> dict[str, str]:
     """The ``biodae.*`` metadata every shipped ONNX file carries (``docs/onnx.md``)."""
     spatial = recipe.modality in ("ecg", "eeg")
@@ -309,17 +304,6 @@ def onnx_metadata(recipe: Recipe, *, command: str, metrics: dict[str, Any] | Non
     return meta
 
 
-def weights_sha256(model) -> str:
-    """sha256 over the model's parameters and buffers (names, shapes, float32 bytes), in order."""
-    h = hashlib.sha256()
-    for name, t in model.state_dict().items():
-        arr = t.detach().cpu().float().numpy() if t.is_floating_point() else t.detach().cpu().numpy()
-        h.update(name.encode())
-        h.update(str(tuple(arr.shape)).encode())
-        h.update(np.ascontiguousarray(arr).tobytes())
-    return h.hexdigest()
-
-
 def train_recipe(
     name: str,
     *,
@@ -333,9 +317,12 @@ def train_recipe(
     progress: bool = True,
     log: Callable[[str], Any] | None = print,
     command: str = "",
+    overrides: dict[str, Any] | None = None,
 ):
     """Train a recipe; checkpoints in ``out_dir``, optionally export the best model to ONNX.
 
+    ``overrides`` replaces recipe fields (a ``--config`` JSON file: e.g.
+    ``{"epochs": 5, "model_config": {"widths": [8, 16, 24]}}``); unknown fields are refused.
     Returns the :class:`~biodae.nn.train.FitResult` and the exported path (or None).
     """
     import torch
@@ -345,6 +332,13 @@ def train_recipe(
     from .train import fit
 
     recipe = get_recipe(name)
+    if overrides:
+        fields = set(asdict(recipe))
+        bad = sorted(set(overrides) - fields)
+        if bad:
+            raise InputError(f"unknown recipe fields in the config: {', '.join(bad)}",
+                             f"valid fields: {', '.join(sorted(fields))}")
+        recipe = Recipe(**{**asdict(recipe), **overrides})
     if seed is not None:
         recipe = Recipe(**{**asdict(recipe), "seed": int(seed)})
     torch.manual_seed(recipe.seed)
@@ -363,8 +357,11 @@ def train_recipe(
     path = None
     if export is not None:
         model = result.model.cpu().eval()
-        meta = onnx_metadata(recipe, command=command or f"biodae train {name}", weights_sha256=weights_sha256(model))
+        from ..runtime import stamp_weights_sha256
+
+        meta = onnx_metadata(recipe, command=command or f"biodae train {name}", weights_sha256="(set below)")
         path = export_onnx(model, export, metadata=meta, force=force)
+        stamp_weights_sha256(path)
         if log:
             log(f"exported {path}")
     return result, path

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from ._session import DEVICES, create_session, default_threads, import_onnxruntime
+from ._contract import REQUIRED_KEYS, check_contract, stamp_weights_sha256, weights_sha256
 from ._model import Model, available_models, load_model, resample, unit_factor
 from ._windows import overlap_add_1d, taper, tile_2d
 
 __all__ = [
+    "REQUIRED_KEYS",
+    "check_contract",
+    "stamp_weights_sha256",
+    "weights_sha256",
     "Model",
     "load_model",
     "available_models",

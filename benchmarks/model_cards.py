@@ -1,0 +1,136 @@
+"""Write the model card of each shipped model (models/NAME.md) from its recipe, its ONNX
+metadata and the benchmark reports in docs/benchmarks/.
+
+    python benchmarks/model_cards.py
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "docs" / "benchmarks"
+
+# model -> (benchmark report, sections of it to quote)
+REPORTS = {
+    "ecg-qtdb-bw": ("deepfilter.md", ["All beats, mean (std)", "SSD by noise amplitude bucket", "Target check"]),
+    "ecg": ("ecg_continuous.md", [None, "Target check"]),
+    "eeg": ("eeg.md", None),
+}
+CITATIONS = {
+    "ecg": ["Laguna P, Mark RG, Goldberger AL, Moody GB. A database for evaluation of algorithms for measurement of QT "
+            "and other waveform intervals in the ECG. Computers in Cardiology 24:673-676 (1997).",
+            "Moody GB, Mark RG. The impact of the MIT-BIH Arrhythmia Database. IEEE EMB Mag 20(3):45-50 (2001).",
+            "Moody GB, Muldrow WE, Mark RG. A noise stress test for arrhythmia detectors. Computers in Cardiology "
+            "11:381-384 (1984)."],
+    "eeg": ["Schalk G, McFarland DJ, Hinterberger T, Birbaumer N, Wolpaw JR. BCI2000: A General-Purpose "
+            "Brain-Computer Interface (BCI) System. IEEE TBME 51(6):1034-1043 (2004).",
+            "Delorme A, Makeig S. EEGLAB (tutorial data, EOG channels). J Neurosci Methods 134:9-21 (2004).",
+            "Moody GB, Muldrow WE, Mark RG. A noise stress test for arrhythmia detectors. Computers in Cardiology "
+            "11:381-384 (1984)."],
+}
+CITATIONS["ecg-qtdb-bw"] = [CITATIONS["ecg"][0], CITATIONS["ecg"][2],
+                            "Romero FP et al. DeepFilter: an ECG baseline wander removal filter using deep learning "
+                            "techniques. Biomed Signal Process Control 70:102992 (2021)."]
+PHYSIONET = ("Goldberger AL et al. PhysioBank, PhysioToolkit, and PhysioNet. Circulation 101(23):e215-e220 (2000).")
+
+
+def sections(text: str, wanted: list[str | None] | None) -> str:
+    """The named '## ' sections of a report (None: the text before the first '## ' heading)."""
+    if wanted is None:
+        return text.split("\n", 1)[1] if text.startswith("# ") else text
+    parts = re.split(r"(?m)^## ", text)
+    out = []
+    for w in wanted:
+        if w is None:
+            out.append(parts[0].split("\n", 1)[1].strip() if parts[0].startswith("# ") else parts[0].strip())
+            continue
+        for p in parts[1:]:
+            if p.startswith(w):
+                out.append("### " + p.strip())
+    return "\n\n".join(out)
+
+
+def main() -> int:
+    from biodae.nn import build_model, count_parameters, receptive_field
+    from biodae.nn.recipes import get_recipe
+    from biodae.runtime import load_model
+
+    for onnx_path in sorted((ROOT / "models").glob("*.onnx")):
+        name = onnx_path.stem
+        base = "ecg-qtdb-bw" if name.startswith("ecg-qtdb-bw") else name
+        recipe = get_recipe(name)
+        m = load_model(onnx_path)
+        net = build_model(recipe.model, **recipe.model_config)
+        rf = receptive_field(net, size=8192)[0]
+        report, wanted = REPORTS[base]
+        rpath = BENCH / report
+        metrics = sections(rpath.read_text(), wanted) if rpath.is_file() else "(benchmark report not generated yet)"
+        v2 = (f"\nThe protocol trains one model per noise version; `ecg-qtdb-bw-v2.onnx` is the version-2 model "
+              f"(`biodae train ecg-qtdb-bw-v2 ...`), shipped so that the benchmark table can be reproduced.\n"
+              if name == "ecg-qtdb-bw" else
+              "\nThis is the version-2 model of the DeepFilter protocol (see `ecg-qtdb-bw.md`).\n" if name == "ecg-qtdb-bw-v2"
+              else "")
+        cites = "\n".join(f"- {c}" for c in CITATIONS[base] + [PHYSIONET])
+        card = f"""# Model card: `{name}` {m.version}
+
+{recipe.description}
+
+| | |
+|---|---|
+| file | `models/{name}.onnx` (ONNX opset 18, one file, contract in `docs/onnx.md`) |
+| input / output | float32 `[batch, 1, length]`, {m.units}, any length; {recipe.sampling_rate:g} Hz |
+| architecture | `{recipe.model}` {json.dumps(recipe.model_config)}: {count_parameters(net):,} parameters, receptive field {rf} samples ({rf / recipe.sampling_rate:.1f} s) |
+| inference | windows of {recipe.inference_window} samples, {recipe.inference_overlap} overlap, tapered blend (no seams) |
+| weights sha256 | `{m.metadata.get('biodae.weights_sha256', '')}` |
+
+## Training data
+
+{recipe.training_data}.
+
+## Noise model
+
+{recipe.noise_model}.
+
+## Command
+
+```bash
+BIODAE_DATA=../shared/data biodae train {name} --out-dir runs/{name} --export models/{name}.onnx
+```
+
+Seed {recipe.seed} (fixed in the recipe, `biodae/nn/recipes.py`): data split, noise drawn for every window of
+every epoch, and batch order derive from it; {recipe.epochs} epochs at most, early stopping after {recipe.patience}
+epochs without validation improvement, loss `{recipe.loss}`, Adam lr {recipe.lr:g}, batch {recipe.batch_size},
+{recipe.windows_per_epoch} windows of {recipe.train_window} samples per epoch.{v2}
+
+## Metrics
+
+Quoted from `docs/benchmarks/{report}` (regenerate with the script named there); all on patients/records and
+noise segments never used in training.
+
+{metrics}
+
+## Intended use
+
+{recipe.intended_use}
+
+## Limits
+
+{recipe.limits}
+
+## Licence and citation
+
+{recipe.licence}. Cite the data:
+
+{cites}
+"""
+        (ROOT / "models" / f"{name}.md").write_text(card)
+        print(f"wrote models/{name}.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

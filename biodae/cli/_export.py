@@ -1,0 +1,52 @@
+"""``biodae export CHECKPOINT -o model.onnx``: a training checkpoint to a contract-complete ONNX file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .._errors import DependencyError, InputError
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "export",
+        help="export a training checkpoint to a self-contained ONNX file with its metadata contract",
+        description="Export best.pt/last.pt to ONNX (opset 18, dynamic batch and length/size, node metadata "
+                    "stripped, byte-identical on re-export) with the biodae.* metadata of its recipe "
+                    "(read from recipe.json beside the checkpoint, or --recipe). Needs torch.",
+    )
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint written by 'biodae train' (best.pt)")
+    p.add_argument("--output", "-o", required=True, metavar="FILE.onnx")
+    p.add_argument("--recipe", metavar="NAME", help="recipe whose metadata to use (default: recipe.json beside it)")
+    p.add_argument("--force", action="store_true", help="overwrite FILE.onnx")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    try:
+        from ..nn.export import checkpoint_to_onnx
+        from ..nn.recipes import get_recipe, onnx_metadata
+    except ImportError as exc:
+        raise DependencyError("export needs torch", "pip install -c constraints.txt 'biodae[train]'") from exc
+    from ..runtime import check_contract, stamp_weights_sha256
+
+    ckpt = Path(args.checkpoint)
+    if not ckpt.is_file():
+        raise InputError(f"{ckpt}: no such checkpoint", "pass the best.pt written by 'biodae train'")
+    name = args.recipe
+    if name is None:
+        rj = ckpt.parent / "recipe.json"
+        if not rj.is_file():
+            raise InputError(f"no recipe.json beside {ckpt}", "name the recipe with --recipe")
+        name = json.loads(rj.read_text())["name"]
+    recipe = get_recipe(name)
+    meta = onnx_metadata(recipe, command=f"biodae train {name}", weights_sha256="(set below)")
+    try:
+        path = checkpoint_to_onnx(ckpt, args.output, meta, force=args.force)
+    except FileExistsError as exc:
+        raise InputError(f"{args.output} already exists", "pass --force to overwrite it") from exc
+    digest = stamp_weights_sha256(path)
+    problems = check_contract(path)
+    print(f"{path}: {recipe.name} ({digest[:12]}), contract {'ok' if not problems else 'FAILED: ' + '; '.join(problems)}")
+    return 0 if not problems else 1

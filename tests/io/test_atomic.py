@@ -1,0 +1,56 @@
+"""Atomic writes: nothing half-written, nothing overwritten, normal permissions."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from biodae import OutputExistsError
+from biodae.io import atomic_group, atomic_path
+
+
+def _mode(p) -> int:
+    return stat.S_IMODE(os.stat(p).st_mode)
+
+
+def test_atomic_path_gives_default_permissions(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "out.nii.gz") as tmp:
+            assert tmp.name.endswith(".nii.gz")
+            tmp.write_bytes(b"data")
+        assert _mode(tmp_path / "out.nii.gz") == 0o644
+    finally:
+        os.umask(umask)
+
+
+def test_atomic_path_failure_leaves_nothing(tmp_path):
+    with pytest.raises(RuntimeError):
+        with atomic_path(tmp_path / "out.png") as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_path_refuses_existing(tmp_path):
+    (tmp_path / "out.png").write_bytes(b"old")
+    with pytest.raises(OutputExistsError, match="--force"):
+        with atomic_path(tmp_path / "out.png"):
+            pass
+    assert (tmp_path / "out.png").read_bytes() == b"old"
+
+
+def test_atomic_group_all_or_nothing(tmp_path):
+    paths = [tmp_path / "r.dat", tmp_path / "r.hea"]
+    with pytest.raises(RuntimeError):
+        with atomic_group(paths) as tmps:
+            tmps[0].write_bytes(b"x")
+            raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+    with atomic_group(paths) as tmps:
+        for t in tmps:
+            t.write_bytes(b"ok")
+    assert all(p.read_bytes() == b"ok" for p in paths)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.dat", "r.hea"]
