@@ -18,7 +18,7 @@ BENCH = ROOT / "docs" / "benchmarks"
 REPORTS = {
     "ecg-qtdb-bw": ("deepfilter.md", ["All beats, mean (std)", "SSD by noise amplitude bucket", "Target check"]),
     "ecg": ("ecg_continuous.md", [None, "Target check"]),
-    "eeg": ("eeg.md", None),
+    "eeg": ("eeg.md", ["S001 test runs", "other subject"]),
 }
 CITATIONS = {
     "ecg": ["Laguna P, Mark RG, Goldberger AL, Moody GB. A database for evaluation of algorithms for measurement of QT "
@@ -74,6 +74,11 @@ def main() -> int:
               if name == "ecg-qtdb-bw" else
               "\nThis is the version-2 model of the DeepFilter protocol (see `ecg-qtdb-bw.md`).\n" if name == "ecg-qtdb-bw-v2"
               else "")
+        exported = (f"\n\nTrained with `norm={recipe.model_config.get('norm')}`, exported with "
+                    f"{', '.join(f'`{k}={v}`' for k, v in recipe.export_config.items())} (same weights; "
+                    "`biodae train ... --export` does this): identical on the zero-mean windows it was trained on, "
+                    "and a record's DC offset is removed rather than fed to the network."
+                    if recipe.export_config else "")
         cites = "\n".join(f"- {c}" for c in CITATIONS[base] + [PHYSIONET])
         card = f"""# Model card: `{name}` {m.version}
 
@@ -104,7 +109,7 @@ BIODAE_DATA=../shared/data biodae train {name} --out-dir runs/{name} --export mo
 Seed {recipe.seed} (fixed in the recipe, `biodae/nn/recipes.py`): data split, noise drawn for every window of
 every epoch, and batch order derive from it; {recipe.epochs} epochs at most, early stopping after {recipe.patience}
 epochs without validation improvement, loss `{recipe.loss}`, Adam lr {recipe.lr:g}, batch {recipe.batch_size},
-{recipe.windows_per_epoch} windows of {recipe.train_window} samples per epoch.{v2}
+{recipe.windows_per_epoch} windows of {recipe.train_window} samples per epoch.{v2}{exported}
 
 ## Metrics
 

@@ -25,7 +25,6 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     try:
-        from ..nn.export import checkpoint_to_onnx
         from ..nn.recipes import get_recipe, onnx_metadata
     except ImportError as exc:
         raise DependencyError("export needs torch", "pip install -c constraints.txt 'biodae[train]'") from exc
@@ -41,9 +40,18 @@ def run(args) -> int:
             raise InputError(f"no recipe.json beside {ckpt}", "name the recipe with --recipe")
         name = json.loads(rj.read_text())["name"]
     recipe = get_recipe(name)
-    meta = onnx_metadata(recipe, command=f"biodae train {name}", weights_sha256="(set below)")
+    meta = onnx_metadata(recipe, command=f"biodae train {name} --out-dir runs/{name} --export models/{name}.onnx",
+                         weights_sha256="(set below)")
+    import json as _json
+
+    from ..nn.export import export_onnx, load_checkpoint
+    from ..nn.recipes import for_export
+
+    model, state = load_checkpoint(ckpt)
+    meta = {"biodae.epoch": str(int(state.get("epoch", 0))),
+            "biodae.train_config": _json.dumps(state.get("train_config", {}), sort_keys=True), **meta}
     try:
-        path = checkpoint_to_onnx(ckpt, args.output, meta, force=args.force)
+        path = export_onnx(for_export(model, recipe), args.output, metadata=meta, force=args.force)
     except FileExistsError as exc:
         raise InputError(f"{args.output} already exists", "pass --force to overwrite it") from exc
     digest = stamp_weights_sha256(path)

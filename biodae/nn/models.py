@@ -31,6 +31,13 @@ pre- or post-processing and accepts any length or size:
        the noise has an offset or a slow drift the model must remove (baseline
        wander, electrode offset): ``"std"`` subtracts the window mean, after which the
        network cannot know where the baseline was.
+   ``"center"``
+       Subtract the window mean ``m``, divide by ``s = max(std, eps)``, multiply the
+       output by ``s`` and do **not** add ``m`` back: the output is offset-free. Used at
+       export for models trained with ``"rms"`` on zero-mean windows (the continuous ECG
+       and EEG models, whose clean targets are high-passed): on such windows it equals
+       ``"rms"``, and on a real record with a DC offset it removes the offset instead of
+       feeding the network a level it never saw.
    ``"none"``
        The network sees the raw values. Use it to reproduce a protocol whose data
        have one fixed scale (DeepFilter: mV, zero-padded 512-sample beats, where the
@@ -69,7 +76,7 @@ __all__ = [
     "receptive_field",
 ]
 
-NORMS = ("std", "rms", "none")
+NORMS = ("std", "rms", "center", "none")
 """Valid values of every model's ``norm`` option."""
 
 _DEFAULT_EPS = 1e-8
@@ -151,7 +158,12 @@ class Denoiser(nn.Module):
         elif shape[1] != self.in_channels:
             raise ValueError(f"{type(self).__name__} was built for {self.in_channels} channels; got {shape[1]}")
         dims = tuple(range(2, 2 + nd))
-        if self.norm == "rms":
+        if self.norm == "center":
+            loc = x.mean(dim=dims, keepdim=True)
+            centred = x - loc
+            scale = torch.sqrt((centred * centred).mean(dim=dims, keepdim=True).clamp_min(self.eps * self.eps))
+            z = centred / scale
+        elif self.norm == "rms":
             # scale only: the level of the window stays visible to the network, which
             # must see an offset (baseline wander, DC) to remove it
             loc = torch.zeros_like(x.mean(dim=dims, keepdim=True))
@@ -173,7 +185,7 @@ class Denoiser(nn.Module):
         y = y[crop]
         if self.norm == "std":
             y = loc + scale * y
-        elif self.norm == "rms":
+        elif self.norm in ("rms", "center"):
             y = scale * y
         return y.reshape(shape)
 

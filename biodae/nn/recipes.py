@@ -21,6 +21,13 @@ from .._errors import InputError
 __all__ = ["Recipe", "RECIPES", "get_recipe", "EpochSubset", "MixerSource", "train_recipe", "onnx_metadata"]
 
 SCHEMA_VERSION = "1"
+_NORM_TEXT = {
+    "rms": "inside the graph: per window and channel, x / max(rms(x), 1e-8); the output is multiplied back",
+    "center": ("inside the graph: per window and channel, (x - mean) / max(std, 1e-8); the output is multiplied "
+               "by the same scale and the mean is NOT added back (the output is offset-free)"),
+    "std": "inside the graph: per window and channel, (x - mean) / max(std, 1e-8); undone at the output",
+    "none": "none: the graph takes and returns raw physical units",
+}
 
 
 class EpochSubset:
@@ -88,6 +95,8 @@ class Recipe:
     limits: str = ""
     licence: str = "model weights: ODC-By 1.0 (trained on PhysioNet data; cite the databases); code: BSD-3-Clause"
     options: dict[str, Any] = field(default_factory=dict)
+    #: model options changed at export (same weights), e.g. {"norm": "center"}
+    export_config: dict[str, Any] = field(default_factory=dict)
 
     def data(self, data_dir: str | os.PathLike | None) -> tuple[Any, Any]:
         return _DATA[self.name](self, data_dir)
@@ -139,63 +148,57 @@ def _add(recipe: Recipe, data: Callable[[Recipe, Any], tuple[Any, Any]]) -> None
     _DATA[recipe.name] = data
 
 
+def _deepfilter_recipe(name: str, version: int, **fields: Any) -> Recipe:
+    """A recipe on the DeepFilter protocol's data (512-sample beats at 360 Hz, NSTDB 'bw')."""
+    base: dict[str, Any] = dict(
+        name=name,
+        modality="ecg",
+        sampling_rate=360.0,
+        units="mV",
+        batch_size=64,
+        lr=1e-3,
+        patience=6,
+        windows_per_epoch=24000,
+        val_windows=8000,
+        train_window=512,
+        inference_window=512,
+        inference_overlap=128,
+        training_data=("QT Database, 91 training records (the 14 DeepFilter test records excluded), first lead, "
+                       "single beats resampled to 360 Hz in 512-sample zero-padded windows; " + _QT_CITE),
+        noise_model=(f"NSTDB 'bw' baseline wander, channel {version} first half (version {version} of the "
+                     "protocol), peak-to-peak 0.2-2.0 x the beat's"),
+        options={"version": version},
+    )
+    return Recipe(**{**base, **fields})
+
+
 for _v in (1, 2):
     _add(
-        Recipe(
-            name="ecg-qtdb-bw" if _v == 1 else "ecg-qtdb-bw-v2",
-            modality="ecg",
-            sampling_rate=360.0,
-            units="mV",
+        _deepfilter_recipe(
+            "ecg-qtdb-bw" if _v == 1 else "ecg-qtdb-bw-v2",
+            _v,
             model="resunet1d",
             model_config={"widths": [16, 20, 24, 28, 32, 32], "kernel_size": 5, "norm": "rms"},
             loss="ssd_mad",
             epochs=20,
-            batch_size=64,
-            lr=1e-3,
-            patience=6,
-            windows_per_epoch=24000,
-            val_windows=8000,
-            train_window=512,
-            inference_window=512,
-            inference_overlap=128,
             description=f"Baseline-wander removal under the DeepFilter benchmark protocol (version {_v}).",
-            training_data=("QT Database, 91 training records (the 14 DeepFilter test records excluded), first lead, "
-                           "single beats resampled to 360 Hz in 512-sample zero-padded windows; " + _QT_CITE),
-            noise_model=(f"NSTDB 'bw' baseline wander, channel {_v} first half (version {_v} of the protocol), "
-                         "peak-to-peak 0.2-2.0 x the beat's"),
             intended_use="Research: baseline-wander removal from single ECG beats as in the DeepFilter benchmark.",
             limits=("Trained only on baseline wander in single beats placed in zero-padded 512-sample windows; "
                     "use the 'ecg' model for continuous records and other noise."),
-            options={"version": _v},
         ),
         _deepfilter_data,
     )
-
-for _v in (1, 2):
     _add(
-        Recipe(
-            name=f"fcn-dae-qtdb-bw-v{_v}",
-            modality="ecg",
-            sampling_rate=360.0,
-            units="mV",
+        _deepfilter_recipe(
+            f"fcn-dae-qtdb-bw-v{_v}",
+            _v,
             model="fcn_dae",
             model_config={"norm": "none"},
             loss="ssd",
-            epochs=15,
-            batch_size=64,
-            lr=1e-3,
-            patience=6,
-            windows_per_epoch=24000,
-            val_windows=8000,
-            train_window=512,
-            inference_window=512,
-            inference_overlap=128,
+            epochs=8,
             description=f"Reference: FCN-DAE (Chiang et al. 2019) under the DeepFilter protocol, version {_v}.",
-            training_data=RECIPES["ecg-qtdb-bw"].training_data,
-            noise_model=f"NSTDB 'bw', protocol version {_v}",
             intended_use="Benchmark reference only (not shipped).",
             limits="As ecg-qtdb-bw.",
-            options={"version": _v},
         ),
         _deepfilter_data,
     )
@@ -208,7 +211,7 @@ _add(
         units="mV",
         model="resunet1d",
         model_config={"widths": [16, 20, 24, 28, 32, 32], "kernel_size": 5, "norm": "rms"},
-        loss="mse",
+        loss="snr",
         epochs=20,
         batch_size=64,
         lr=1e-3,
@@ -228,8 +231,12 @@ _add(
         intended_use="Research and offline review: cleaning continuous single- or multi-lead ECG at any sampling rate.",
         limits=("Not a diagnostic device. Trained on adult Holter/arrhythmia recordings (QT, MIT-BIH); paediatric, "
                 "exercise and implanted-device ECGs are not covered. Pacemaker spikes and high-frequency diagnostic "
-                "content above ~100 Hz may be smoothed. The output is baseline-free (like a 0.5 Hz zero-phase high-pass)."),
+                "content above ~100 Hz may be smoothed. The output is baseline-free (like a 0.5 Hz zero-phase high-pass). "
+                "On baseline wander ALONE a tuned 0.67 Hz zero-phase high-pass is better (by 1.5-7 dB at input SNR "
+                "<= 12 dB in docs/benchmarks/ecg_continuous.md): for records whose only problem is wander use "
+                "'biodae filter --method butterworth'; the model wins on muscle artefact and at high input SNR."),
         options={"snr_range": [-8.0, 26.0]},
+        export_config={"norm": "center"},
     ),
     _ecg_data,
 )
@@ -243,8 +250,8 @@ _add(
         units="uV",
         model="resunet1d",
         model_config={"widths": [8, 12, 16, 20, 24], "kernel_size": 5, "norm": "rms"},
-        loss="mse",
-        epochs=20,
+        loss="snr",
+        epochs=8,
         batch_size=64,
         lr=1e-3,
         patience=5,
@@ -261,8 +268,11 @@ _add(
         intended_use="Research: removing blinks/eye movements and muscle artefact from scalp EEG channels.",
         limits=("Clean EEG from ONE subject (eegmmidb S001) and artefacts from few sources: expect weaker results on "
                 "other subjects, montages and amplifiers. Output is band-limited like the training EEG (1-45 Hz): "
-                "gamma above 45 Hz is removed. Not for epileptiform or clinical diagnostic review."),
+                "gamma above 45 Hz is removed. Not for epileptiform or clinical diagnostic review. On the held-out second "
+                "subject (EEGLAB recording) a tuned filter is better for mild ocular artefact (EOG at +3..+5 dB, "
+                "docs/benchmarks/eeg.md)."),
         options={"snr_range": [-7.0, 7.0]},
+        export_config={"norm": "center"},
     ),
     _eeg_data,
 )
@@ -288,7 +298,7 @@ def onnx_metadata(recipe: Recipe, *, command: str, metrics: dict[str, Any] | Non
         "biodae.input": "input: float32 [batch, 1, length], physical units" if spatial else
                         "input: float32 [batch, 1, height, width]",
         "biodae.output": "output: float32, same shape and units as the input",
-        "biodae.normalisation": "inside the graph: per window and channel, (x - mean) / max(std, eps), undone at the output",
+        "biodae.normalisation": _NORM_TEXT.get((recipe.export_config or recipe.model_config).get("norm", ""), ""),
         "biodae.window": str(recipe.inference_window),
         "biodae.overlap": str(recipe.inference_overlap),
         "biodae.training_data": recipe.training_data,
@@ -302,6 +312,17 @@ def onnx_metadata(recipe: Recipe, *, command: str, metrics: dict[str, Any] | Non
     if metrics:
         meta["biodae.metrics"] = json.dumps(metrics, sort_keys=True)
     return meta
+
+
+def for_export(model, recipe: Recipe):
+    """The trained model as it is exported: ``recipe.export_config`` applied, same weights."""
+    if not recipe.export_config:
+        return model
+    from .models import build_model
+
+    out = build_model(model.name, **{**model.config, **recipe.export_config})
+    out.load_state_dict(model.state_dict())
+    return out.eval()
 
 
 def train_recipe(
@@ -356,7 +377,7 @@ def train_recipe(
     )
     path = None
     if export is not None:
-        model = result.model.cpu().eval()
+        model = for_export(result.model.cpu().eval(), recipe)
         from ..runtime import stamp_weights_sha256
 
         meta = onnx_metadata(recipe, command=command or f"biodae train {name}", weights_sha256="(set below)")

@@ -160,8 +160,33 @@ def ssd_mad_loss(pred: torch.Tensor, target: torch.Tensor, *, mad_weight: float 
     return (sq.sum(dim=dims) + mad_weight * sq.amax(dim=dims)).mean()
 
 
+def snr_loss(pred: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-8) -> torch.Tensor:
+    """Negative output SNR in dB, averaged over windows and channels.
+
+    ``mean(10 log10((Σ e² + eps) / (Σ y² + eps)))`` with ``e = ŷ - y`` per window. Unlike
+    the MSE, which high-amplitude, low-SNR windows dominate, every window counts in
+    decibels: a clean window must come out nearly untouched as much as a noisy one must
+    be cleaned, which is what an SNR-improvement benchmark over -6...24 dB asks.
+
+    Parameters
+    ----------
+    pred, target : torch.Tensor, shape [batch, channels, *size]
+    eps : float
+        Floor in squared units times samples (guards all-zero windows).
+
+    Returns
+    -------
+    torch.Tensor, scalar, in dB (lower is better)
+    """
+    dims = _spatial(pred)
+    err = ((pred - target) ** 2).sum(dim=dims)
+    ref = (target**2).sum(dim=dims)
+    return (10.0 * torch.log10((err + eps) / (ref + eps))).mean()
+
+
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "mse": mse_loss,
+    "snr": snr_loss,
     "ssd": ssd_loss,
     "ssd_mad": ssd_mad_loss,
 }

@@ -173,7 +173,7 @@ def test_registry_errors():
         build_model("unet")
     with pytest.raises(ValueError, match="invalid configuration"):
         build_model("fcn_dae", widths=[1, 2])
-    with pytest.raises(ValueError, match="norm must be one of std, rms, none"):
+    with pytest.raises(ValueError, match="norm must be one of std, rms, center, none"):
         build_model("resunet1d", norm="batch")
     with pytest.raises(ValueError, match="kernel_size must be odd"):
         build_model("resunet1d", kernel_size=4)
@@ -194,3 +194,22 @@ def test_rms_norm_is_amplitude_but_not_offset_equivariant():
         torch.testing.assert_close(m(3.0 * x), 3.0 * m(x))
         shifted = m(x + 5.0) - 5.0
     assert not torch.allclose(shifted, m(x), atol=1e-3)
+
+
+def test_center_norm_removes_offsets_and_matches_rms_on_zero_mean_windows():
+    import torch
+
+    from biodae.nn import build_model
+
+    torch.manual_seed(1)
+    a = build_model("resunet1d", norm="rms").double().eval()
+    for p in a.parameters():
+        p.data.normal_(0, 0.05)
+    b = build_model("resunet1d", norm="center").double().eval()
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(2, 1, 640, dtype=torch.float64)
+    x = x - x.mean(dim=2, keepdim=True)
+    with torch.no_grad():
+        torch.testing.assert_close(a(x), b(x))  # zero-mean windows: the same model
+        torch.testing.assert_close(b(x + 7.0), b(x))  # an offset is removed, not passed on
+        torch.testing.assert_close(b(2.5 * x), 2.5 * b(x))

@@ -199,3 +199,15 @@ def test_losses_match_their_definitions():
     # DeepFilter's combined loss: the "MAD" term is the peak *squared* error, weight 50
     expected = (ssd + 50 * (err**2).max(axis=-1)).mean()
     np.testing.assert_allclose(float(ssd_mad_loss(pred, target)), expected, rtol=1e-5)
+
+
+def test_snr_loss_known_values():
+    import torch
+
+    from biodae.nn.train import LOSSES
+
+    y = torch.ones(2, 1, 100)
+    pred = y + 0.1  # error power 1 % of the signal's: -20 dB
+    assert abs(LOSSES["snr"](pred, y).item() - (-20.0)) < 1e-4
+    pred2 = torch.cat([y[:1] + 0.1, y[1:] + 1.0])  # -20 dB and 0 dB -> mean -10 dB
+    assert abs(LOSSES["snr"](pred2, y).item() - (-10.0)) < 1e-4
