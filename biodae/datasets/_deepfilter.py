@@ -77,6 +77,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import DependencyError, InputError
+from ._paths import cache_root
 
 __all__ = [
     "DEEPFILTER_TEST_RECORDS",
@@ -231,11 +232,6 @@ def _list_records(qtdb_dir: Path, records: list[str] | tuple[str, ...] | None) -
         raise InputError("records= is empty", "give at least one QT record name, or None for all")
     keep = set(wanted)
     return [r for r in available if r in keep]  # sorted, duplicates removed
-
-
-def _default_cache_dir() -> Path:
-    env = os.environ.get("BIODAE_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "biodae"
 
 
 # --------------------------------------------------------------------------- beats
@@ -522,7 +518,7 @@ def deepfilter_protocol(
         "bw": str(bw_record),
     }
     key = _cache_key(params)
-    cache_file = Path(cache_dir).expanduser() if cache_dir is not None else _default_cache_dir()
+    cache_file = cache_root(cache_dir)
     cache_file = cache_file / f"deepfilter_v{version}_seed{seed}_{key}.npz"
     if cache and cache_file.is_file():
         loaded = _load_npz(cache_file, key)

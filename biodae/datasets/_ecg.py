@@ -31,6 +31,7 @@ from scipy import signal as _signal
 
 from .._errors import InputError
 from ._deepfilter import DEEPFILTER_TEST_RECORDS
+from ._paths import cache_root, data_root
 
 __all__ = [
     "ECG_SAMPLING_RATE",
@@ -91,24 +92,6 @@ class ECGRecord:
     source: str
     patient: str
     data: np.ndarray
-
-
-def _data_root(data_dir: str | os.PathLike | None) -> Path:
-    value = data_dir if data_dir is not None else os.environ.get("BIODAE_DATA")
-    if not value:
-        raise InputError(
-            "no data folder given for the ECG records",
-            "pass data_dir= or set BIODAE_DATA to the folder holding ecg/qtdb and ecg/mitdb-ds1.tar.xz",
-        )
-    root = Path(value).expanduser()
-    return root / "ecg" if (root / "ecg").is_dir() else root
-
-
-def _cache_root(cache_dir: str | os.PathLike | None) -> Path:
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    env = os.environ.get("BIODAE_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "biodae"
 
 
 def _mitdb_dir(ecg_root: Path, cache: Path) -> Path | None:
@@ -186,7 +169,8 @@ def load_ecg_records(
     """
     if split not in ECG_SPLITS:
         raise InputError(f"unknown split {split!r}", f"choose one of {', '.join(ECG_SPLITS)}")
-    root, cache = _data_root(data_dir), _cache_root(cache_dir)
+    root = data_root(data_dir, "ecg", "ecg/qtdb and ecg/mitdb-ds1.tar.xz")
+    cache = cache_root(cache_dir)
     chosen = [(s, p) for s, p in _list_sources(root, cache) if s in sources and split_of(patient_of(s, p.name)) == split]
     key = hashlib.sha256(repr((split, sorted(str(p) for _, p in chosen), _HIGHPASS_HZ, 1)).encode()).hexdigest()[:16]
     path = cache / f"ecg_{split}_{key}.npz"

@@ -83,6 +83,7 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import InputError
+from ._paths import cache_root, data_root
 
 __all__ = [
     "EEG_SAMPLING_RATE",
@@ -360,24 +361,6 @@ def _concat(parts: list[EEGEpochs]) -> EEGEpochs:
 
 
 # ----------------------------------------------------------------------------- reading
-def _eeg_root(data_dir: str | os.PathLike | None) -> Path:
-    value = data_dir if data_dir is not None else os.environ.get("BIODAE_DATA")
-    if not value:
-        raise InputError(
-            "no data folder given for the EEG recordings",
-            "pass data_dir= or set BIODAE_DATA to the folder holding eeg/eegmmidb-S001 and eeg/eeglab",
-        )
-    root = Path(value).expanduser()
-    return root / "eeg" if (root / "eeg").is_dir() else root
-
-
-def _cache_root(cache_dir: str | os.PathLike | None) -> Path:
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    env = os.environ.get("BIODAE_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "biodae"
-
-
 def _read_eeglab(set_path: Path) -> tuple[np.ndarray, float, list[str]]:
     """All channels of a continuous EEGLAB .set/.fdt pair: ``(data (n, c) µV, srate, labels)``."""
     import scipy.io
@@ -448,7 +431,8 @@ def load_eeg_epochs(
         One channel-epoch per row; with ``return_info``, ``(epochs, info)``.
     """
     _check_split(split)
-    root, cache = _eeg_root(data_dir), _cache_root(cache_dir)
+    root = data_root(data_dir, "eeg", "eeg/eegmmidb-S001 and eeg/eeglab")
+    cache = cache_root(cache_dir)
     rels = eeg_recordings(split)
     stamps = []
     for rel in rels:

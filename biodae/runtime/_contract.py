@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,9 @@ REQUIRED_KEYS = (
     "biodae.training_data", "biodae.noise_model", "biodae.intended_use", "biodae.limits", "biodae.licence",
     "biodae.training_command", "biodae.weights_sha256", "biodae.model", "biodae.config", "producer",
 )
+_SOURCE_PATH = re.compile(rb"(?:/[\w.+-]+)+/[\w.+-]+\.py\b")
+_WINDOWS_PATH = re.compile(rb"[A-Za-z]:\\(?:[\w .+-]+\\)+[\w .+-]+\.py\b")
+
 #: Extra metadata of 1D (signal) models.
 SIGNAL_KEYS = ("biodae.sampling_rate",)
 
@@ -96,7 +100,9 @@ def check_contract(path: str | os.PathLike) -> list[str]:
     if not any(o.domain in ("", "ai.onnx") and o.version == 18 for o in proto.opset_import):
         problems.append("opset 18 expected")
     raw = proto.SerializeToString()
-    for marker in (b"/work/", b"/home/", b"site-packages", b"/tmp/"):
-        if marker in raw:
-            problems.append(f"the file contains a path of the exporting machine ({marker.decode()})")
+    # absolute paths of source files (exporter stack traces) or of an installed environment
+    found = _SOURCE_PATH.search(raw) or _WINDOWS_PATH.search(raw) or (b"site-packages" in raw and b"site-packages")
+    if found:
+        text = found.group(0) if hasattr(found, "group") else found
+        problems.append(f"the file contains a path of the exporting machine ({text.decode(errors='replace')[:80]})")
     return problems

@@ -24,10 +24,11 @@ def test_deepfilter_test_records_are_test_patients():
 
 
 def test_every_patient_in_exactly_one_split(biodae_data):
-    from biodae.datasets._ecg import _cache_root, _list_sources
+    from biodae.datasets._ecg import _list_sources
+    from biodae.datasets._paths import cache_root
 
     splits: dict[str, set[str]] = {}
-    for source, path in _list_sources(biodae_data / "ecg", _cache_root(None)):
+    for source, path in _list_sources(biodae_data / "ecg", cache_root()):
         p = patient_of(source, path.name)
         splits.setdefault(p, set()).add(split_of(p))
     assert all(len(s) == 1 for s in splits.values())

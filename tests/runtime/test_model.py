@@ -145,3 +145,15 @@ def test_cli_denoise_image_not_yet_supported_is_clear(capsys, test_data, tmp_pat
     code = main(["denoise", str(test_data / "images" / "CT_small.dcm"), "--out-dir", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2 and "image denoising models are not shipped yet" in err
+
+
+def test_contract_flags_missing_metadata_and_machine_paths(tmp_path):
+    from biodae.runtime import check_contract
+
+    p = _smoother(tmp_path / "m.onnx")
+    problems = check_contract(p)
+    assert any(s.startswith("missing metadata:") and "biodae.weights_sha256" in s for s in problems)
+    proto = onnx.load(p)
+    proto.graph.node[0].doc_string = 'File "/home/someone/project/export.py", line 12'
+    onnx.save(proto, p)
+    assert any("path of the exporting machine" in s for s in check_contract(p))
