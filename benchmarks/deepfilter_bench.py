@@ -169,6 +169,9 @@ Data: QT Database (105 records) beats and NSTDB `bw` noise exactly as in DeepFil
 sel123 sel233 sel302 sel307 sel820 sel853 sel16420 sel16795 sele0106 sele0121 sel32 sel49 sel14046 sel15814;
 pooled test beats of versions 1 and 2: {len(r)} (r buckets {counts}).
 One model per version, as in the protocol. Published rows are quoted from the papers (ANCHORS.md), not re-run.
+Our FCN-DAE rows (reference, not shipped) come from `biodae train fcn-dae-qtdb-bw-v1|v2 --out-dir runs/NAME
+--export runs/NAME.onnx` (8 epochs each, SSD loss, no normalisation, as DeepFilter trained it) and
+`--runs runs` here.
 
 ## All beats, mean (std)
 
