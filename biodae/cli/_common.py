@@ -13,7 +13,18 @@ from tqdm import tqdm
 from .. import io
 from .._errors import BiodaeError, InputError, OutputExistsError
 
-__all__ = ["add_io_arguments", "BatchResult", "run_batch"]
+__all__ = ["add_io_arguments", "BatchResult", "run_batch", "import_recipes"]
+
+
+def import_recipes(what: str):
+    """``biodae.nn.recipes`` (needs torch), or a clear error saying how to install it."""
+    from .._errors import DependencyError
+
+    try:
+        from ..nn import recipes
+    except ImportError as exc:
+        raise DependencyError(f"{what} needs torch", "pip install -c constraints.txt 'biodae[train]'") from exc
+    return recipes
 
 
 def add_io_arguments(p) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .._errors import DependencyError, InputError
+from .._errors import InputError
+from ._common import import_recipes
 
 
 def add_parser(sub) -> None:
@@ -24,11 +25,9 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    try:
-        from ..nn.recipes import get_recipe, onnx_metadata
-    except ImportError as exc:
-        raise DependencyError("export needs torch", "pip install -c constraints.txt 'biodae[train]'") from exc
-    from ..runtime import check_contract, stamp_weights_sha256
+    recipes = import_recipes("export")
+    from ..nn.export import load_checkpoint
+    from ..runtime import check_contract
 
     ckpt = Path(args.checkpoint)
     if not ckpt.is_file():
@@ -39,22 +38,15 @@ def run(args) -> int:
         if not rj.is_file():
             raise InputError(f"no recipe.json beside {ckpt}", "name the recipe with --recipe")
         name = json.loads(rj.read_text())["name"]
-    recipe = get_recipe(name)
-    meta = onnx_metadata(recipe, command=f"biodae train {name} --out-dir runs/{name} --export models/{name}.onnx",
-                         weights_sha256="(set below)")
-    import json as _json
-
-    from ..nn.export import export_onnx, load_checkpoint
-    from ..nn.recipes import for_export
-
+    recipe = recipes.get_recipe(name)
     model, state = load_checkpoint(ckpt)
-    meta = {"biodae.epoch": str(int(state.get("epoch", 0))),
-            "biodae.train_config": _json.dumps(state.get("train_config", {}), sort_keys=True), **meta}
+    extra = {"biodae.epoch": str(int(state.get("epoch", 0))),
+             "biodae.train_config": json.dumps(state.get("train_config", {}), sort_keys=True)}
     try:
-        path = export_onnx(for_export(model, recipe), args.output, metadata=meta, force=args.force)
+        path, digest = recipes.export_recipe_model(model, recipe, args.output, command=recipes.training_command(name),
+                                                   extra=extra, force=args.force)
     except FileExistsError as exc:
         raise InputError(f"{args.output} already exists", "pass --force to overwrite it") from exc
-    digest = stamp_weights_sha256(path)
     problems = check_contract(path)
     print(f"{path}: {recipe.name} ({digest[:12]}), contract {'ok' if not problems else 'FAILED: ' + '; '.join(problems)}")
     return 0 if not problems else 1

@@ -6,7 +6,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from .._errors import DependencyError
+from ._common import import_recipes
 
 
 def add_parser(sub) -> None:
@@ -30,10 +30,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    try:
-        from ..nn.recipes import train_recipe
-    except ImportError as exc:
-        raise DependencyError("training needs torch", "pip install -c constraints.txt 'biodae[train]'") from exc
+    recipes = import_recipes("training")
     overrides = None
     if args.config:
         import json
@@ -47,14 +44,11 @@ def run(args) -> int:
         if not isinstance(overrides, dict):
             raise InputError(f"{args.config}: expected a JSON object", 'e.g. {"epochs": 5}')
     # the reproducible command, without this machine's paths
-    command = f"biodae train {args.recipe} --out-dir runs/{args.recipe}" + (
-        f" --export models/{args.recipe}.onnx" if args.export else "")
-    for flag, value in (("--epochs", args.epochs), ("--seed", args.seed)):
-        if value is not None:
-            command += f" {flag} {value}"
-    if args.config:
-        command += f" --config {shlex.quote(Path(args.config).name)}"
-    result, path = train_recipe(
+    command = recipes.training_command(
+        args.recipe, export=bool(args.export), epochs=args.epochs, seed=args.seed,
+        config=shlex.quote(Path(args.config).name) if args.config else None,
+    )
+    result, path = recipes.train_recipe(
         args.recipe, out_dir=args.out_dir, data_dir=args.data, epochs=args.epochs, seed=args.seed,
         device=args.device, export=args.export, force=args.force, command=command,
         progress=sys.stderr.isatty(), overrides=overrides,

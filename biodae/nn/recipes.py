@@ -285,8 +285,9 @@ def get_recipe(name: str) -> Recipe:
         raise InputError(f"unknown recipe {name!r}", f"choose one of {', '.join(sorted(RECIPES))}") from None
 
 
-def onnx_metadata(recipe: Recipe, *, command: str, metrics: dict[str, Any] | None = None, weights_sha256: str = "") -> dict[str, str]:
-    """The ``biodae.*`` metadata every shipped ONNX file carries (``docs/onnx.md``)."""
+def onnx_metadata(recipe: Recipe, *, command: str, metrics: dict[str, Any] | None = None) -> dict[str, str]:
+    """The ``biodae.*`` metadata every shipped ONNX file carries (``docs/onnx.md``), but for
+    ``biodae.weights_sha256``, which :func:`export_recipe_model` stamps from the written file."""
     spatial = recipe.modality in ("ecg", "eeg")
     meta = {
         "biodae.schema_version": SCHEMA_VERSION,
@@ -307,11 +308,32 @@ def onnx_metadata(recipe: Recipe, *, command: str, metrics: dict[str, Any] | Non
         "biodae.limits": recipe.limits,
         "biodae.licence": recipe.licence,
         "biodae.training_command": command,
-        "biodae.weights_sha256": weights_sha256,
     }
     if metrics:
         meta["biodae.metrics"] = json.dumps(metrics, sort_keys=True)
     return meta
+
+
+def training_command(name: str, *, export: bool = True, epochs: int | None = None, seed: int | None = None,
+                     config: str | None = None) -> str:
+    """The command that reproduces a recipe's model, as recorded in its ONNX file (no local paths)."""
+    command = f"biodae train {name} --out-dir runs/{name}" + (f" --export models/{name}.onnx" if export else "")
+    for flag, value in (("--epochs", epochs), ("--seed", seed), ("--config", config)):
+        if value is not None:
+            command += f" {flag} {value}"
+    return command
+
+
+def export_recipe_model(model, recipe: Recipe, path: str | os.PathLike, *, command: str,
+                        extra: dict[str, str] | None = None, force: bool = False) -> tuple[Path, str]:
+    """Export a trained model of ``recipe`` as shipped: ``export_config`` applied, the recipe's
+    metadata (plus ``extra``), and ``biodae.weights_sha256`` stamped. Returns the path and the digest."""
+    from ..runtime import stamp_weights_sha256
+    from .export import export_onnx
+
+    meta = {**(extra or {}), **onnx_metadata(recipe, command=command)}
+    out = export_onnx(for_export(model.cpu().eval(), recipe), path, metadata=meta, force=force)
+    return out, stamp_weights_sha256(out)
 
 
 def for_export(model, recipe: Recipe):
@@ -348,7 +370,6 @@ def train_recipe(
     """
     import torch
 
-    from .export import export_onnx
     from .models import build_model, count_parameters
     from .train import fit
 
@@ -377,12 +398,8 @@ def train_recipe(
     )
     path = None
     if export is not None:
-        model = for_export(result.model.cpu().eval(), recipe)
-        from ..runtime import stamp_weights_sha256
-
-        meta = onnx_metadata(recipe, command=command or f"biodae train {name}", weights_sha256="(set below)")
-        path = export_onnx(model, export, metadata=meta, force=force)
-        stamp_weights_sha256(path)
+        path, _ = export_recipe_model(result.model, recipe, export, command=command or training_command(name),
+                                      force=force)
         if log:
             log(f"exported {path}")
     return result, path
