@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 from .._errors import InputError
@@ -17,14 +18,20 @@ def add_parser(sub) -> None:
                     "stripped, byte-identical on re-export) with the biodae.* metadata of its recipe "
                     "(read from recipe.json beside the checkpoint, or --recipe). Needs torch.",
     )
-    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint written by 'biodae train' (best.pt)")
+    p.add_argument("checkpoint", metavar="CHECKPOINT",
+                   help="a checkpoint written by 'biodae train' (best.pt), or with --fp16 a float32 .onnx model")
     p.add_argument("--output", "-o", required=True, metavar="FILE.onnx")
     p.add_argument("--recipe", metavar="NAME", help="recipe whose metadata to use (default: recipe.json beside it)")
     p.add_argument("--force", action="store_true", help="overwrite FILE.onnx")
+    p.add_argument("--fp16", action="store_true",
+                   help="write the FP16 variant for GPUs (float16 weights and network, float32 input, output and "
+                        "normalisation; its parity with the float32 model is printed and stored in the metadata)")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
+    if Path(args.checkpoint).suffix.lower() == ".onnx":
+        return _fp16_of_onnx(args)
     recipes = import_recipes("export")
     from ..nn.export import load_checkpoint
     from ..runtime import check_contract
@@ -42,11 +49,37 @@ def run(args) -> int:
     model, state = load_checkpoint(ckpt)
     extra = {"biodae.epoch": str(int(state.get("epoch", 0))),
              "biodae.train_config": json.dumps(state.get("train_config", {}), sort_keys=True)}
+    out = Path(args.output)
+    if args.fp16 and out.exists() and not args.force:
+        raise InputError(f"{out} already exists", "pass --force to overwrite it")
     try:
-        path, digest = recipes.export_recipe_model(model, recipe, args.output, command=recipes.training_command(name),
-                                                   extra=extra, force=args.force)
+        with tempfile.TemporaryDirectory(dir=out.parent if out.parent.is_dir() else None) as tmp:
+            fp32 = Path(tmp) / "fp32.onnx" if args.fp16 else out
+            path, digest = recipes.export_recipe_model(model, recipe, fp32, command=recipes.training_command(name),
+                                                       extra=extra, force=args.force)
+            if args.fp16:
+                return _fp16(path, out, force=args.force, label=f"{recipe.name} ({digest[:12]})")
     except FileExistsError as exc:
         raise InputError(f"{args.output} already exists", "pass --force to overwrite it") from exc
     problems = check_contract(path)
     print(f"{path}: {recipe.name} ({digest[:12]}), contract {'ok' if not problems else 'FAILED: ' + '; '.join(problems)}")
     return 0 if not problems else 1
+
+
+def _fp16(src: Path, dst: Path, *, force: bool, label: str = "") -> int:
+    from ..runtime import check_contract, write_fp16_variant
+
+    path, parity = write_fp16_variant(src, dst, force=force)
+    problems = check_contract(path)
+    print(f"{path}: FP16 variant of {label or src.name}, max |fp16 - fp32| / max |fp32| = {parity:.2e} (onnxruntime CPU), "
+          f"contract {'ok' if not problems else 'FAILED: ' + '; '.join(problems)}")
+    return 0 if not problems else 1
+
+
+def _fp16_of_onnx(args) -> int:
+    src = Path(args.checkpoint)
+    if not args.fp16:
+        raise InputError(f"{src} is already an ONNX model", "pass --fp16 to write its FP16 variant, or a checkpoint")
+    if not src.is_file():
+        raise InputError(f"{src}: no such model file", "check the path (shipped models are in models/)")
+    return _fp16(src, Path(args.output), force=args.force)

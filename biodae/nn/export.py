@@ -192,6 +192,7 @@ def export_onnx(
     opset: int = 18,
     check_parity: bool = True,
     force: bool = False,
+    precision: str = "fp32",
 ) -> Path:
     """Export ``model`` to one self-contained ONNX file with dynamic shapes.
 
@@ -216,6 +217,12 @@ def export_onnx(
         and require ``max|ort - torch| <= 1e-4 × max|torch|``.
     force : bool, default False
         Overwrite an existing ``path``.
+    precision : {"fp32", "fp16"}, default "fp32"
+        ``"fp16"`` writes the FP16 variant for GPUs
+        (:func:`biodae.runtime.convert_to_fp16`: float16 weights and network, float32
+        input, output and normalisation), with ``biodae.precision`` and its parity
+        against the float32 export (``biodae.fp16_parity``) in the metadata. The float32
+        graph is checked against torch first.
 
     Returns
     -------
@@ -234,6 +241,8 @@ def export_onnx(
     """
     if not isinstance(model, Denoiser):
         raise TypeError(f"export_onnx needs a biodae Denoiser; got {type(model).__name__}")
+    if precision not in ("fp32", "fp16"):
+        raise ValueError(f"precision must be 'fp32' or 'fp16'; got {precision!r}")
     meta = {**_model_metadata(model, opset), **_check_metadata(metadata)}
     path = Path(path)
     was_training = model.training
@@ -262,11 +271,33 @@ def export_onnx(
         data = proto.SerializeToString(deterministic=True)
         if check_parity:
             _check_parity(data, model, example)
+        if precision == "fp16":
+            data = _fp16_data(proto, model.spatial_dims)
         with atomic_path(path, force=force) as tmp:
             tmp.write_bytes(data)
     finally:
         model.to(device=device, dtype=dtype).train(was_training)
     return path
+
+
+def _fp16_data(proto: onnx.ModelProto, spatial_dims: int) -> bytes:
+    """The serialized FP16 variant of ``proto``, its parity measured and in its metadata."""
+    from ..runtime._contract import weights_sha256
+    from ..runtime._fp16 import FP16_TOLERANCE, convert_to_fp16, fp16_metadata, fp16_parity, parity_inputs
+
+    fp16 = convert_to_fp16(proto)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    window = int(meta.get("biodae.window", "0") or meta.get("biodae.tile", "0") or 0)
+    parity = fp16_parity(proto.SerializeToString(), fp16.SerializeToString(), parity_inputs(spatial_dims, window))
+    if not parity <= FP16_TOLERANCE:
+        raise RuntimeError(f"the FP16 variant disagrees with the float32 export: max relative error {parity:.2e} > "
+                           f"{FP16_TOLERANCE:.0e}")
+    new = fp16_metadata(meta, parity, weights_sha256(proto))
+    new["biodae.weights_sha256"] = weights_sha256(fp16)
+    del fp16.metadata_props[:]
+    for key in sorted(new):
+        fp16.metadata_props.add(key=key, value=new[key])
+    return fp16.SerializeToString(deterministic=True)
 
 
 def load_checkpoint(
@@ -307,6 +338,7 @@ def checkpoint_to_onnx(
     opset: int = 18,
     check_parity: bool = True,
     force: bool = False,
+    precision: str = "fp32",
 ) -> Path:
     """Export a checkpoint's model to ONNX (see :func:`export_onnx`).
 
@@ -328,6 +360,7 @@ def checkpoint_to_onnx(
         opset=opset,
         check_parity=check_parity,
         force=force,
+        precision=precision,
     )
 
 

@@ -21,6 +21,9 @@ REQUIRED_KEYS = (
 _SOURCE_PATH = re.compile(rb"(?:/[\w.+-]+)+/[\w.+-]+\.py\b")
 _WINDOWS_PATH = re.compile(rb"[A-Za-z]:\\(?:[\w .+-]+\\)+[\w .+-]+\.py\b")
 
+#: Highest ONNX IR version of a shipped file (what torch's exporter writes).
+MAX_IR_VERSION = 10
+
 #: Extra metadata of 1D (signal) models.
 SIGNAL_KEYS = ("biodae.sampling_rate",)
 
@@ -99,6 +102,9 @@ def check_contract(path: str | os.PathLike) -> list[str]:
         problems.append("biodae.weights_sha256 does not match the weights")
     if not any(o.domain in ("", "ai.onnx") and o.version == 18 for o in proto.opset_import):
         problems.append("opset 18 expected")
+    if proto.ir_version > MAX_IR_VERSION:
+        problems.append(f"IR version {proto.ir_version} > {MAX_IR_VERSION}: older runtimes refuse it (onnxruntime-node "
+                        f"1.30 loads at most IR 13); export with torch's exporter or set ir_version = {MAX_IR_VERSION}")
     raw = proto.SerializeToString()
     # absolute paths of source files (exporter stack traces) or of an installed environment
     found = _SOURCE_PATH.search(raw) or _WINDOWS_PATH.search(raw) or (b"site-packages" in raw and b"site-packages")

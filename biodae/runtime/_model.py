@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import BiodaeError, InputError
-from ._session import create_session
+from ._session import SessionRunner, create_session
 from ._windows import overlap_add_1d
 
 __all__ = ["Model", "load_model", "available_models", "resample", "unit_factor"]
@@ -70,6 +70,9 @@ class Model:
     def __init__(self, path: str | os.PathLike, *, device: str = "cpu", threads: int | None = None) -> None:
         self.path = Path(path)
         self.session = create_session(self.path, device=device, threads=threads)
+        self.device = device
+        #: runs the graph: shape buckets and IO binding on GPUs (see SessionRunner)
+        self.runner = SessionRunner(self.session, device=device)
         meta = dict(self.session.get_modelmeta().custom_metadata_map)
         self.metadata = meta
         if "biodae.name" not in meta:
@@ -93,7 +96,12 @@ class Model:
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """Run the graph on a float32 batch ``[n, 1, length]`` (or ``[n, 1, h, w]``)."""
-        return self.session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})[0]
+        batch = np.asarray(batch)
+        if batch.ndim != self.spatial_dims + 2:
+            layout = "[n, 1, length]" if self.spatial_dims == 1 else "[n, 1, height, width]"
+            raise InputError(f"model {self.name!r} takes a {self.spatial_dims + 2}-D batch {layout}; "
+                             f"got shape {batch.shape}")
+        return self.runner(batch)
 
     def denoise_signal(
         self, x: np.ndarray, *, sampling_rate: float, units: str | None = None, batch_size: int = 64

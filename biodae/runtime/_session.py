@@ -6,9 +6,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .._errors import BiodaeError, DependencyError
 
-__all__ = ["DEVICES", "import_onnxruntime", "create_session", "default_threads"]
+__all__ = ["DEVICES", "import_onnxruntime", "create_session", "default_threads", "SessionRunner", "batch_bucket"]
 
 #: ``--device`` choices and the execution providers they ask onnxruntime for, in order.
 DEVICES: dict[str, list[str]] = {
@@ -90,3 +92,85 @@ def create_session(model: str | os.PathLike | bytes, *, device: str = "cpu", thr
             "check the CUDA/cuDNN/TensorRT installation (onnxruntime's log says why), or use --device cpu",
         )
     return sess
+
+
+def batch_bucket(n: int) -> int:
+    """The batch size a batch of ``n`` rows is padded to on a GPU: the next power of two."""
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
+class SessionRunner:
+    """Runs a one-input, one-output session on float32 batches, the same way on every device.
+
+    On a GPU (``device="cuda"`` or ``"tensorrt"``) two things keep onnxruntime fast:
+
+    * **Shape buckets.** cuDNN tunes its convolution algorithm for every new input shape
+      (and TensorRT builds an engine), which costs far more than one run. Windows and
+      tiles already have a fixed length (:func:`~biodae.runtime.overlap_add_1d` pads a
+      short signal to the window); the batch axis is padded here to the next power of
+      two (:func:`batch_bucket`) by repeating the last row, and cropped back. Rows are
+      independent (normalisation is per row), so the result does not change; a GPU sees
+      at most ``log2(batch_size) + 1`` shapes per window length.
+    * **IO binding.** The input is copied once into a device buffer kept per shape and
+      the output is allocated on the device by onnxruntime and copied back once;
+      :meth:`run_ortvalue` takes and returns ``onnxruntime.OrtValue`` so that data
+      already on the device stay there.
+
+    On the CPU neither is needed: :meth:`__call__` is ``session.run``.
+
+    Parameters
+    ----------
+    session : onnxruntime.InferenceSession
+    device : {"cpu", "cuda", "tensorrt"}
+    buckets, io_binding : bool, optional
+        Force shape buckets or IO binding on or off (default: on for GPU devices).
+    device_id : int
+        The GPU's index.
+    """
+
+    def __init__(self, session: Any, *, device: str = "cpu", buckets: bool | None = None,
+                 io_binding: bool | None = None, device_id: int = 0) -> None:
+        gpu = device in ("cuda", "tensorrt")
+        self.session = session
+        self.buckets = gpu if buckets is None else bool(buckets)
+        self.io_binding = gpu if io_binding is None else bool(io_binding)
+        self.device_type = "cuda" if gpu else "cpu"
+        self.device_id = int(device_id)
+        self.input_name = session.get_inputs()[0].name
+        self.output_name = session.get_outputs()[0].name
+        self._inputs: dict[tuple[int, ...], Any] = {}  # device input buffers, by shape
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """Run on a float32 batch (any leading batch size); returns a host array."""
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        n = batch.shape[0]
+        if self.buckets and n > 0:
+            m = batch_bucket(n)
+            if m != n:
+                batch = np.concatenate([batch, np.repeat(batch[-1:], m - n, axis=0)])
+        if self.io_binding:
+            out = self._run_bound(batch)
+        else:
+            out = self.session.run([self.output_name], {self.input_name: batch})[0]
+        return out[:n]
+
+    def _run_bound(self, batch: np.ndarray) -> np.ndarray:
+        ort = import_onnxruntime()
+        buf = self._inputs.get(batch.shape)
+        if buf is None:
+            if len(self._inputs) >= 32:  # unbucketed shapes: do not hold device memory forever
+                self._inputs.clear()
+            buf = ort.OrtValue.ortvalue_from_shape_and_type(list(batch.shape), np.float32, self.device_type,
+                                                            self.device_id)
+            self._inputs[batch.shape] = buf
+        buf.update_inplace(batch)
+        return self.run_ortvalue(buf).numpy()
+
+    def run_ortvalue(self, value: Any) -> Any:
+        """Run on an ``onnxruntime.OrtValue`` (on the CPU or this GPU); the output stays on the
+        same device as an OrtValue (``.numpy()`` copies it to the host)."""
+        binding = self.session.io_binding()
+        binding.bind_ortvalue_input(self.input_name, value)
+        binding.bind_output(self.output_name, value.device_name(), self.device_id)
+        self.session.run_with_iobinding(binding)
+        return binding.get_outputs()[0]

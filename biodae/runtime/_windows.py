@@ -6,6 +6,11 @@ divided by the summed weights. Where windows overlap the result is a smooth blen
 so there are no seams; where only one window covers a sample its output is used as
 it is. The signal is reflection-padded at both ends so edge samples are seen in the
 middle of a window as well.
+
+In 1D every window the model sees has exactly ``window`` samples: a signal shorter
+than that is reflection-padded (centred) to one window. One input length per model
+keeps the output independent of where it runs and lets a GPU tune its kernels once
+(``docs/onnx.md`` gives the arithmetic for clients in other languages).
 """
 
 from __future__ import annotations
@@ -57,7 +62,10 @@ def overlap_add_1d(
         Maps a float32 batch ``(n, 1, window)`` to an array of the same shape.
     x : ndarray, shape (n_samples,)
     window : int
-        Window length in samples. Signals shorter than that are processed whole.
+        Window length in samples: ``fn`` always gets batches ``(n, 1, window)``. A
+        signal shorter than that is reflection-padded to it, ``(window - n) // 2``
+        samples on the left and the rest on the right (repeatedly reflected when the
+        signal is shorter than the pad; a single sample is repeated), and cropped back.
     overlap : int
         Samples shared by consecutive windows (``< window``). Also the reflection pad
         added at both ends.
@@ -79,7 +87,10 @@ def overlap_add_1d(
     if n == 0:
         return x.copy()
     if n <= window:
-        return np.asarray(fn(x[None, None, :].astype(np.float32)), dtype=np.float64).reshape(n)
+        left = (window - n) // 2
+        xp = np.pad(x, (left, window - n - left), mode="reflect" if n > 1 else "edge")
+        out = np.asarray(fn(xp[None, None, :].astype(np.float32)), dtype=np.float64).reshape(window)
+        return out[left : left + n]
     pad = min(overlap, n - 1)
     xp = np.pad(x, (pad, pad), mode="reflect")
     length = xp.size

@@ -43,3 +43,15 @@ def test_export_refuses_overwrite_and_needs_a_recipe(capsys, tmp_path, checkpoin
     assert "exists" in capsys.readouterr().err
     assert main(["export", str(checkpoint), "-o", str(tmp_path / "x.onnx")]) == 2
     assert "recipe" in capsys.readouterr().err
+
+
+def test_export_fp16_variant(capsys, tmp_path, checkpoint):
+    out = tmp_path / "m16.onnx"
+    assert main(["export", str(checkpoint), "--recipe", "ecg", "-o", str(out), "--fp16"]) == 0
+    printed = capsys.readouterr().out
+    assert "FP16 variant of ecg (" in printed and "contract ok" in printed
+    assert check_contract(out) == [] and list(tmp_path.iterdir()) == [out]  # no float32 file left behind
+    m = load_model(out)
+    assert m.metadata["biodae.precision"] == "fp16" and float(m.metadata["biodae.fp16_parity"]) < 1e-2
+    assert main(["export", str(checkpoint), "--recipe", "ecg", "-o", str(out), "--fp16"]) == 2
+    assert "exists" in capsys.readouterr().err
