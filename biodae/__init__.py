@@ -31,6 +31,7 @@ _ATTRS = {
     "filter_record": "._pipeline",
     "denoise": "._denoise",
     "denoise_record": "._denoise",
+    "denoise_files": "._batch",
     "modality_of": "._modality",
     "channel_modality": "._modality",
 }
@@ -49,6 +50,7 @@ __all__ = [
     "filter_record",
     "denoise",
     "denoise_record",
+    "denoise_files",
     "modality_of",
     "channel_modality",
     "BiodaeError",

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import sys
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING
 
 from .. import io
-from .._errors import BiodaeError, InputError, OutputExistsError
+from .._errors import InputError, OutputExistsError
 
-__all__ = ["add_io_arguments", "BatchResult", "run_batch", "import_recipes"]
+if TYPE_CHECKING:
+    from .._batch import BatchReport
+
+__all__ = ["add_io_arguments", "run_batch", "import_recipes"]
 
 
 def import_recipes(what: str):
@@ -29,8 +28,9 @@ def import_recipes(what: str):
 
 def add_io_arguments(p) -> None:
     p.add_argument(
-        "input", metavar="INPUT",
-        help="a file, a WFDB record (its .hea or its path without extension) or a directory",
+        "input", metavar="INPUT", nargs="+",
+        help="files, WFDB records (a .hea or the path without extension), folders, PhysioNet RECORDS files "
+             "or quoted glob patterns ('data/**/*.hea')",
     )
     p.add_argument("--out-dir", "-o", metavar="DIR", help="write outputs here under the input's own names")
     p.add_argument("--force", action="store_true", help="overwrite outputs that already exist")
@@ -38,79 +38,89 @@ def add_io_arguments(p) -> None:
         "--dtype", default=None, metavar="DTYPE",
         help="NIfTI output type: float32 (default) or 'input' (the input's type, rounded and clipped)",
     )
-
-
-@dataclass
-class BatchResult:
-    done: list[tuple[Path, list[Path]]] = field(default_factory=list)
-    skipped: list[tuple[Path, str]] = field(default_factory=list)
-    failed: list[tuple[Path, str]] = field(default_factory=list)
-
-    @property
-    def exit_status(self) -> int:
-        return 1 if self.failed else 0
+    g = p.add_argument_group("batches (several inputs, a folder, RECORDS or a glob)")
+    g.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                   help="clean N files at a time in N worker processes (0: one per core; default 1)")
+    g.add_argument("--backend", choices=["serial", "processes", "dask"],
+                   help="where files are cleaned: this process (default for --jobs 1), a process pool "
+                        "(default for --jobs N), or a Dask cluster (pip install 'biodae[dask]')")
+    g.add_argument("--scheduler", metavar="ADDR",
+                   help="Dask scheduler to use (tcp://host:8786; implies --backend dask); without it "
+                        "--backend dask starts a local cluster of --jobs workers")
+    g.add_argument("--report", metavar="FILE.json",
+                   help="write the run report here (default: DIR/biodae-COMMAND-report.json with --out-dir)")
 
 
 def run_batch(
-    args, process: Callable[[io.Signal | io.Image], tuple[io.Signal | io.Image, str]], *, tag: str
-) -> BatchResult:
+    args, process: Callable[[io.Signal | io.Image], tuple], *, tag: str, extra_suffixes: Sequence[str] = ()
+) -> BatchReport:
     """Read each input, ``process`` it, write the result by the output conventions.
 
-    A single file that fails raises (the CLI prints one line); in a directory a
-    failing file is reported and the rest go on. Existing outputs are never
-    overwritten without ``--force``: a single file raises, in a directory it is
-    skipped and reported.
+    ``process(obj)`` returns ``(new, summary)`` or ``(new, summary, extras)``, ``extras``
+    a list of ``(extra_obj, suffix)`` pairs written beside the main output
+    (``scan.nii.gz`` -> ``scan_noise.nii.gz`` for ``"_noise"``), atomically, never
+    overwritten without ``--force``; declare their suffixes in ``extra_suffixes`` so
+    that a rerun counts them as outputs. For ``--jobs N`` and Dask, ``process`` must be
+    picklable (an instance of a module-level class, see :mod:`biodae._batch`).
+
+    One file that fails raises (the CLI prints one line); in a batch (several inputs,
+    a folder, RECORDS, a glob) a failing file is reported and the rest go on, a summary
+    table is printed and the report written as JSON. Existing outputs are never
+    overwritten without ``--force``: a single file raises, in a batch it is skipped.
     """
-    src = Path(args.input)
-    is_dir = src.is_dir()
-    inputs = io.find_inputs(src)
-    if is_dir and not inputs:
-        raise InputError(f"{src}: no supported files found", "biodae reads WFDB, EDF/BDF, NIfTI, DICOM, PNG, TIFF")
-    result = BatchResult()
-    t0 = time.perf_counter()
-    bar = tqdm(inputs, desc=f"biodae {args.command}", unit="file", disable=None if is_dir else True, file=sys.stderr)
-    for path in bar:
-        try:
-            out = io.output_path(path, out_dir=args.out_dir, tag=tag, root=src if is_dir else None)
-            obj = io.read(path)
-            planned = _planned_outputs(obj, out)
-            existing = [p for p in planned if p.exists()]
-            if existing and not args.force:
-                msg = f"output exists: {existing[0]}"
-                if not is_dir:
-                    raise OutputExistsError(msg, "pass --force to overwrite it")
-                result.skipped.append((path, msg + " (use --force)"))
-                continue
-            new, summary = process(obj)
-            kwargs = {}
-            if args.dtype is not None and obj.format == "nifti":
-                kwargs["dtype"] = args.dtype
-            written = io.write(new, out, force=args.force, **kwargs)
-            result.done.append((path, written))
-            if not is_dir:
-                print(f"{path} -> {written[-1] if obj.format != 'wfdb' else out}  ({summary})")
-        except BiodaeError as exc:
-            if not is_dir:
-                raise
-            result.failed.append((path, str(exc)))
-        except Exception as exc:  # a bug on one file must not stop the batch
-            if not is_dir:
-                raise
-            result.failed.append((path, f"internal error: {type(exc).__name__}: {exc}"))
-    if is_dir:
-        dt = time.perf_counter() - t0
-        print(
-            f"{len(result.done)} written, {len(result.skipped)} skipped, {len(result.failed)} failed "
-            f"in {dt:.1f} s (outputs in {args.out_dir or 'the input folders'})"
+    from .. import _batch
+    from ..runtime import default_threads
+
+    backend = args.backend or ("dask" if args.scheduler else ("serial" if args.jobs == 1 else "processes"))
+    if args.scheduler and backend != "dask":
+        raise InputError(f"--scheduler is a Dask option, but --backend is {backend}", "drop one of them")
+    if args.jobs < 0:
+        raise InputError(f"--jobs must be 0 (one per core) or more, got {args.jobs}")
+    jobs = args.jobs if args.jobs > 0 else default_threads(1)
+    if backend == "serial" and jobs > 1:
+        raise InputError("--backend serial cleans one file at a time", "drop --jobs, or use --backend processes")
+    if backend == "dask":
+        _batch._import_distributed()  # a missing extra is a usage error, before any work
+    sources = _batch.expand_inputs(args.input, skip_tags=extra_suffixes)
+    single = len(args.input) == 1 and len(sources) == 1 and sources[0].root is None
+    tasks = _batch.plan(sources, out_dir=args.out_dir, tag=tag, force=args.force, extra_suffixes=extra_suffixes)
+    write_kwargs = {"dtype": args.dtype} if args.dtype is not None else {}
+    if single:
+        task = tasks[0]
+        if task.skip:
+            raise OutputExistsError(task.skip.replace(" (use --force)", ""), "pass --force to overwrite it")
+        res = _batch.clean_file(task, process, force=args.force, write_kwargs=write_kwargs,
+                                extra_suffixes=extra_suffixes, raise_errors=True)
+        print(f"{args.input[0]} -> {io.output_path(sources[0].path, out_dir=args.out_dir, tag=tag)}  ({res.detail})")
+        report = _batch.BatchReport([res], command=args.command, out_dir=args.out_dir, seconds=res.seconds)
+        if args.report:
+            report.write_json(args.report)
+        return report
+    report_path = args.report or (Path(args.out_dir) / f"biodae-{args.command}-report.json" if args.out_dir else None)
+    try:
+        report = _batch.run(
+            tasks, process, backend=backend, jobs=jobs, threads=getattr(args, "threads", None),
+            scheduler=args.scheduler, force=args.force, write_kwargs=write_kwargs, extra_suffixes=extra_suffixes,
+            command=args.command, out_dir=args.out_dir,
         )
-        for p, why in result.skipped:
-            print(f"  skipped {p}: {why}")
-        for p, why in result.failed:
-            print(f"  FAILED  {p}: {why}")
-    return result
+    except KeyboardInterrupt as exc:
+        report = getattr(exc, "report", None)
+        if report is not None:
+            _print_report(report, report_path)
+        raise
+    _print_report(report, report_path)
+    return report
 
 
-def _planned_outputs(obj, out: Path) -> list[Path]:
-    if obj.format == "wfdb":
-        return [out.with_name(out.name + ".hea")]
-    return [out]
+def _print_report(report, report_path) -> None:
+    print(report.table())
+    print(report.summary())
+    for r in report.skipped:
+        print(f"  skipped {r.name}: {r.message}")
+    for r in report.failed:
+        print(f"  FAILED  {r.name}: {r.message}")
+    for r in report.results:
+        for w in r.warnings:
+            print(f"  warning {r.name}: {w}")
+    if report_path is not None:
+        print(f"report: {report.write_json(report_path)}")

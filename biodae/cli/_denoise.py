@@ -20,19 +20,18 @@ def add_parser(sub) -> None:
     p.add_argument("--model", metavar="NAME|PATH", help="a shipped model name (ecg, eeg, ...) or an .onnx file")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "tensorrt"],
                    help="where to run; a GPU that is asked for and missing is an error, never a silent CPU run")
-    p.add_argument("--threads", type=int, metavar="N", help="onnxruntime threads (default: all cores)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="onnxruntime threads per worker (default: the cores shared among the --jobs workers)")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    from .._denoise import denoise_record
+    from pathlib import Path
 
-    def process(obj):
-        out, rep = denoise_record(obj, args.model, device=args.device, threads=args.threads)
-        models = "; ".join(f"{m} on {', '.join(ch)}" for m, ch in rep["models"].items())
-        if obj.format == "wfdb":
-            out.meta["comments"] = list(out.meta.get("comments", [])) + [f"biodae denoise: {models}"]
-        detail = models + (f"; copied unchanged: {', '.join(rep['copied'])}" if rep["copied"] else "")
-        return out, detail
+    from .._batch import Denoise
 
-    return run_batch(args, process, tag="_denoised").exit_status
+    model = args.model
+    if model is not None and Path(model).is_file():
+        model = str(Path(model).absolute())  # workers (Dask: on other machines) resolve it the same way
+    step = Denoise(model, device=args.device, threads=args.threads)
+    return run_batch(args, step, tag="_denoised").exit_status

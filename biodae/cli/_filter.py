@@ -82,26 +82,9 @@ def _params(args) -> dict:
 
 def run(args) -> int:
     from .. import filters
-    from .._pipeline import filter_record
+    from .._batch import Filter
 
     params = _params(args)
     if args.method not in filters.METHODS:  # pragma: no cover - argparse guards this
         raise InputError(f"unknown method {args.method!r}", f"choose one of {', '.join(filters.METHODS)}")
-
-    def process(obj):
-        out, rep = filter_record(obj, args.method, params, modality=args.modality)
-        if obj.format == "wfdb":
-            out.meta.setdefault("comments", [])
-            out.meta["comments"] = list(out.meta["comments"]) + [
-                f"biodae filter {args.method} {_fmt(rep['params'])}"
-            ]
-        detail = f"{rep['method']} {_fmt(rep['params'])}"
-        if rep.get("copied"):
-            detail += f"; copied unchanged: {', '.join(rep['copied'])}"
-        return out, detail
-
-    return run_batch(args, process, tag="_filtered").exit_status
-
-
-def _fmt(params: dict) -> str:
-    return " ".join(f"{k}={v}" for k, v in sorted(params.items()))
+    return run_batch(args, Filter(args.method, params, args.modality), tag="_filtered").exit_status

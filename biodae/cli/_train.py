@@ -14,7 +14,8 @@ def add_parser(sub) -> None:
         "train",
         help="train a model from a recipe (ecg, ecg-qtdb-bw, ...), with checkpoints and ONNX export",
         description="Train one of biodae's recipes with a fixed seed, resumable checkpoints, validation and "
-                    "early stopping, and export the best model to ONNX. Needs torch (pip install 'biodae[train]').",
+                    "early stopping, and export the best model to ONNX. Needs torch (pip install 'biodae[train]'). "
+                    "Data-parallel on several CPUs or GPUs: torchrun --nproc_per_node=N -m biodae.train RECIPE ...",
     )
     p.add_argument("recipe", metavar="RECIPE", help="recipe name (see biodae.nn.recipes.RECIPES)")
     p.add_argument("--out-dir", "-o", required=True, metavar="DIR", help="checkpoints go here; a rerun resumes")
@@ -53,6 +54,9 @@ def run(args) -> int:
         device=args.device, export=args.export, force=args.force, command=command,
         progress=sys.stderr.isatty(), overrides=overrides,
     )
-    print(f"best epoch {result.best_epoch}, validation loss {result.best_val_loss:.5g}"
-          + (f"; model written to {path}" if path else ""))
+    from ..nn.distributed import is_main_process
+
+    if is_main_process():  # under torchrun: once, from rank 0
+        print(f"best epoch {result.best_epoch}, validation loss {result.best_val_loss:.5g}"
+              + (f"; model written to {path}" if path else ""))
     return 0

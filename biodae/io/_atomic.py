@@ -67,7 +67,10 @@ def atomic_group(paths: Sequence[str | os.PathLike], *, force: bool = False) -> 
     Yields temporary paths (in a private folder next to the first output) in the same
     order as ``paths``. On success each is renamed onto its destination, the *last*
     path last, so put the file that makes the group visible (a WFDB ``.hea``) last.
-    On failure nothing is left behind.
+    On failure nothing is left behind: if the renames are interrupted (an exception,
+    Ctrl-C), the files already renamed are removed again, so the group is either all
+    there or not there at all (with ``force``, the previous version is then gone too,
+    never mixed with the new one).
     """
     dests = [Path(p) for p in paths]
     if not dests:
@@ -83,9 +86,18 @@ def atomic_group(paths: Sequence[str | os.PathLike], *, force: bool = False) -> 
             if not t.exists():
                 raise FileNotFoundError(f"internal error: {t.name} was not written")
         mode = _default_mode()
-        for t, d in zip(tmps, dests):
-            d.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(t, mode)
-            os.replace(t, d)
+        renamed: list[Path] = []
+        if len(dests) > 1:  # overwriting: hide the old group first, so that old and new files never mix
+            dests[-1].unlink(missing_ok=True)
+        try:
+            for t, d in zip(tmps, dests):
+                d.parent.mkdir(parents=True, exist_ok=True)
+                os.chmod(t, mode)
+                os.replace(t, d)
+                renamed.append(d)
+        except BaseException:
+            for d in renamed:
+                d.unlink(missing_ok=True)
+            raise
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)

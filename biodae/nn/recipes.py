@@ -367,9 +367,12 @@ def train_recipe(
     ``overrides`` replaces recipe fields (a ``--config`` JSON file: e.g.
     ``{"epochs": 5, "model_config": {"widths": [8, 16, 24]}}``); unknown fields are refused.
     Returns the :class:`~biodae.nn.train.FitResult` and the exported path (or None).
+    Launched by ``torchrun``, every process trains its shard (:mod:`biodae.nn.distributed`)
+    and rank 0 alone writes ``recipe.json``, the checkpoints and the export, and logs.
     """
     import torch
 
+    from .distributed import is_main_process
     from .models import build_model, count_parameters
     from .train import fit
 
@@ -386,8 +389,11 @@ def train_recipe(
     torch.manual_seed(recipe.seed)
     model = build_model(recipe.model, **recipe.model_config)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "recipe.json").write_text(json.dumps(asdict(recipe), indent=2, sort_keys=True))
+    main = is_main_process()  # under torchrun only rank 0 writes and logs
+    log = log if main else None
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "recipe.json").write_text(json.dumps(asdict(recipe), indent=2, sort_keys=True))
     if log:
         log(f"recipe {recipe.name}: {recipe.model} {recipe.model_config} ({count_parameters(model)} parameters)")
     train, val = recipe.data(data_dir)
@@ -397,7 +403,7 @@ def train_recipe(
         progress=progress, log=log,
     )
     path = None
-    if export is not None:
+    if export is not None and main:
         path, _ = export_recipe_model(result.model, recipe, export, command=command or training_command(name),
                                       force=force)
         if log:

@@ -33,9 +33,14 @@ are plain dictionaries that load with ``torch.load(path, weights_only=True)``:
 ``scheduler`` (or ``None``), ``epoch`` (epochs completed), ``best_val_loss``,
 ``best_epoch``, ``bad_epochs`` (epochs since the last improvement), ``stopped_early``,
 ``history`` (``{"train_loss", "val_loss", "lr"}`` lists), ``rng`` (torch CPU and CUDA
-generator states as uint8 tensors) and ``train_config`` (the options of the call, no
-paths). ``resume=True`` continues from ``last.pt`` exactly: 4 epochs straight and
-2 + 2 resumed give the same weights.
+generator states as uint8 tensors), ``train_config`` (the options of the call, no
+paths) and ``distributed`` (``None``, or the world size, backend and the sha256 of every
+rank's weights). ``resume=True`` continues from ``last.pt`` exactly: 4 epochs straight
+and 2 + 2 resumed give the same weights.
+
+**Several processes.** Launched by ``torchrun --nproc_per_node=N``, :func:`fit` trains
+data-parallel (DDP; gloo on the CPU, NCCL on GPUs) with the same global batches as one
+process; rank 0 alone writes checkpoints and logs. See :mod:`biodae.nn.distributed`.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ from tqdm import tqdm
 
 from .._errors import OutputExistsError
 from ..io._atomic import atomic_path
+from . import distributed as _dist
 from .models import Denoiser
 
 __all__ = [
@@ -522,8 +528,18 @@ def fit(
     n_train, n_val = len(train_src), len(val_src)
     if n_train == 0 or n_val == 0:
         raise ValueError(f"training and validation data must not be empty (got {n_train} and {n_val} windows)")
-    dev = _resolve_device(device)
-    emit = log if log is not None else (lambda line: None)
+    dev = _dist.local_device(_resolve_device(device))
+    with _dist.world(dev) as world:
+        return _fit(model, train_src, val_src, loss_fn, loss_name, n_train, n_val, dev, world, epochs=epochs,
+                    batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed, patience=patience,
+                    min_delta=min_delta, lr_schedule=lr_schedule, checkpoint_dir=checkpoint_dir, resume=resume,
+                    restore_best=restore_best, deterministic=deterministic, progress=progress, log=log)
+
+
+def _fit(model, train_src, val_src, loss_fn, loss_name, n_train, n_val, dev, world, *, epochs, batch_size, lr,
+         weight_decay, seed, patience, min_delta, lr_schedule, checkpoint_dir, resume, restore_best, deterministic,
+         progress, log) -> FitResult:
+    emit = log if log is not None and world.main else (lambda line: None)
 
     train_config: dict[str, Any] = {
         "loss": loss_name,
@@ -545,6 +561,9 @@ def fit(
     best_path = ckpt_dir / "best.pt" if ckpt_dir else None
 
     model.to(dev)
+    # DDP broadcasts rank 0's weights at construction and averages gradients in backward
+    net = (nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+           if world.active else model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     scheduler = (
         torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.5, patience=2, min_lr=1e-10)
@@ -588,10 +607,10 @@ def fit(
             t0 = time.perf_counter()
             torch.manual_seed(_derived_seed(seed, epoch))
             train_loss = _run_epoch(
-                model, train_src, loss_fn, optimizer, epoch=epoch, seed=seed, batch_size=batch_size, device=dev,
-                progress=progress, desc=f"epoch {epoch}/{epochs}",
+                net, train_src, loss_fn, optimizer, epoch=epoch, seed=seed, batch_size=batch_size, device=dev,
+                progress=progress and world.main, desc=f"epoch {epoch}/{epochs}", world=world,
             )
-            val_loss = _evaluate(model, val_src, loss_fn, batch_size=batch_size, device=dev)
+            val_loss = _evaluate(model, val_src, loss_fn, batch_size=batch_size, device=dev, world=world)
             lr_now = float(optimizer.param_groups[0]["lr"])
             if scheduler is not None:
                 scheduler.step(val_loss)
@@ -606,7 +625,8 @@ def fit(
             history["train_loss"].append(train_loss)
             history["val_loss"].append(val_loss)
             history["lr"].append(lr_now)
-            if ckpt_dir is not None:
+            replicas = _dist.check_in_sync(model, world)
+            if ckpt_dir is not None and world.main:
                 ckpt_dir.mkdir(parents=True, exist_ok=True)
                 ckpt = {
                     "format": CHECKPOINT_FORMAT,
@@ -618,6 +638,7 @@ def fit(
                     "history": history,
                     "rng": _rng_states(),
                     "train_config": train_config,
+                    "distributed": replicas,
                 }
                 if improved:
                     _save(ckpt, best_path)
@@ -676,6 +697,7 @@ def _run_epoch(
     device: torch.device,
     progress: bool,
     desc: str,
+    world: _dist.World = _dist.World(),
 ) -> float:
     model.train()
     n = len(source)
@@ -684,19 +706,23 @@ def _run_epoch(
     bar = tqdm(total=n, desc=desc, unit="win", file=sys.stderr, disable=not progress, leave=False, dynamic_ncols=True)
     with bar:
         for idx in _batches(n, batch_size, order):
-            noisy, clean = source.batch(idx, epoch=epoch)
+            mine, weight = _dist.shard(idx, world)  # all of idx, weight 1, in one process
+            noisy, clean = source.batch(mine, epoch=epoch)
             x, y = _to_tensor(noisy, device), _to_tensor(clean, device)
-            if x.shape != y.shape or x.shape[0] != len(idx):
+            if x.shape != y.shape or x.shape[0] != len(mine):
                 raise ValueError(
                     f"batch shapes differ or do not match the indices: noisy {tuple(x.shape)}, clean {tuple(y.shape)}"
                 )
             optimizer.zero_grad(set_to_none=True)
             value = loss_fn(model(x), y)
-            if not torch.isfinite(value):
+            step_sum = float(value.detach()) * len(mine) * (weight > 0)
+            if world.active:  # every rank stops together on a non-finite loss
+                step_sum = _dist.all_sum([step_sum], world, device)[0]
+            if not math.isfinite(step_sum):
                 raise ValueError(f"non-finite training loss at epoch {epoch}: lower lr or check the data")
-            value.backward()
+            (value * weight if world.active else value).backward()
             optimizer.step()
-            total += float(value.detach()) * len(idx)
+            total += step_sum
             seen += len(idx)
             bar.update(len(idx))
             bar.set_postfix(loss=f"{total / seen:.4g}", refresh=False)
@@ -711,15 +737,17 @@ def _evaluate(
     *,
     batch_size: int,
     device: torch.device,
+    world: _dist.World = _dist.World(),
 ) -> float:
     model.eval()
     n = len(source)
     total = 0.0
-    for idx in _batches(n, batch_size, np.arange(n)):
+    mine = np.array_split(np.arange(n), world.size)[world.rank]  # the whole set in one process
+    for idx in _batches(mine.size, batch_size, mine):
         noisy, clean = source.batch(idx, epoch=0)
-        value = float(loss_fn(model(_to_tensor(noisy, device)), _to_tensor(clean, device)))
-        if not math.isfinite(value):
-            raise ValueError("non-finite validation loss: lower lr or check the data")
-        total += value * len(idx)
+        total += float(loss_fn(model(_to_tensor(noisy, device)), _to_tensor(clean, device))) * len(idx)
+    total = _dist.all_sum([total], world, device)[0]
+    if not math.isfinite(total):
+        raise ValueError("non-finite validation loss: lower lr or check the data")
     return total / n
 

@@ -1,0 +1,1028 @@
+"""Cleaning many files: inputs, plan, the per-file step, executors and the run report.
+
+This is the engine behind ``biodae denoise`` and ``biodae filter`` when they are given a
+folder, several records, a PhysioNet ``RECORDS`` file or a glob, and behind
+:func:`denoise_files`. It is built in layers that each do one thing:
+
+:func:`expand_inputs`
+    Turns what the user named into a list of :class:`Source` files: a folder (searched
+    recursively, its layout mirrored under ``out_dir``), a WFDB record or any file biodae
+    reads, a ``RECORDS`` file (one record or folder per line, relative to its folder), or
+    a glob pattern (``'data/**/*.hea'``). Segment headers of a multi-segment WFDB record
+    are not separate inputs: the record is read as a whole.
+:func:`plan`
+    Gives each source its output path, refuses two sources that would write the same
+    output, and marks those whose outputs exist (skipped unless ``force``).
+:func:`clean_file`
+    The per-file step: read, apply a *step* (``step(obj) -> (new, detail)`` or
+    ``(new, detail, [(extra_obj, suffix), ...])``), estimate the SNR before and after,
+    write every output atomically (extras first, the main output last; all or nothing).
+    It never raises for a bad file (the error is in the :class:`FileResult`), it only
+    takes and returns small picklable objects (paths, not arrays), and it has no state
+    but the per-process model cache: the same function runs in this process, in a
+    process pool (``backend="processes"``) and on a Dask cluster (``backend="dask"``),
+    with the same outputs, byte for byte.
+:func:`run`
+    Runs the tasks on a backend with a progress bar and returns a :class:`BatchReport`
+    (table, JSON, exit status). An interrupt (Ctrl-C) stops handing out files, lets the
+    files in progress finish (a second Ctrl-C aborts them; their temporary files are
+    removed), writes the report and raises :class:`KeyboardInterrupt`: no output is ever
+    half written.
+
+Steps for the two commands are :class:`Denoise` and :class:`Filter`. A step given to a
+parallel backend must be picklable: an instance of a module-level class (like these two)
+or a module-level function, not a closure. A step with a ``threads`` attribute that is
+``None`` gets the number of onnxruntime threads its worker may use, so that the workers
+of a run share the cores instead of oversubscribing them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import glob
+import json
+import logging
+import math
+import os
+import pickle
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import io
+from ._errors import BiodaeError, DependencyError, InputError, OutputExistsError
+from ._version import __version__
+
+__all__ = [
+    "BACKENDS",
+    "Source",
+    "Task",
+    "FileResult",
+    "BatchReport",
+    "Denoise",
+    "Filter",
+    "expand_inputs",
+    "plan",
+    "clean_file",
+    "run",
+    "denoise_files",
+]
+
+log = logging.getLogger("biodae")
+
+#: Where files are cleaned: this process, a pool of worker processes, or a Dask cluster.
+BACKENDS = ("serial", "processes", "dask")
+#: Tags biodae adds to outputs written beside their input; such files are not inputs.
+_OUTPUT_TAGS = ("_denoised", "_filtered")
+_BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+# ----------------------------------------------------------------------------- steps
+
+
+@dataclass(frozen=True)
+class Denoise:
+    """The ``biodae denoise`` step: ECG/EEG models per channel (or ``model``) over onnxruntime.
+
+    Parameters
+    ----------
+    model : str or path, optional
+        A shipped model name or an ``.onnx`` path; ``None`` picks per channel.
+    device : {"cpu", "cuda", "tensorrt"}
+    threads : int, optional
+        onnxruntime intra-op threads; ``None`` lets the batch engine choose.
+    """
+
+    model: str | None = None
+    device: str = "cpu"
+    threads: int | None = None
+
+    def __call__(self, obj: io.Signal | io.Image) -> tuple[io.Signal | io.Image, str]:
+        from ._denoise import denoise_record
+
+        out, rep = denoise_record(obj, self.model, device=self.device, threads=self.threads)
+        if rep.get("models"):  # signals: the model used on each channel
+            models = "; ".join(f"{m} on {', '.join(ch)}" for m, ch in rep["models"].items())
+        else:
+            models = str(rep.get("model", ""))
+        if obj.format == "wfdb":
+            out.meta["comments"] = list(out.meta.get("comments", [])) + [f"biodae denoise: {models}"]
+        return out, models + (f"; copied unchanged: {', '.join(rep['copied'])}" if rep.get("copied") else "")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """The ``biodae filter`` step: a classical filter with ``params`` over the modality's defaults."""
+
+    method: str
+    params: dict[str, Any] = field(default_factory=dict)
+    modality: str | None = None
+
+    def __call__(self, obj: io.Signal | io.Image) -> tuple[io.Signal | io.Image, str]:
+        from ._pipeline import filter_record
+
+        out, rep = filter_record(obj, self.method, self.params, modality=self.modality)
+        text = f"{rep['method']} {_fmt_params(rep['params'])}".strip()
+        if obj.format == "wfdb":
+            out.meta["comments"] = list(out.meta.get("comments") or []) + [f"biodae filter {text}"]
+        return out, text + (f"; copied unchanged: {', '.join(rep['copied'])}" if rep.get("copied") else "")
+
+
+def _fmt_params(params: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(params.items()))
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input named by the user, before planning.
+
+    ``path`` is the file (a WFDB record by its ``.hea``); ``root`` the folder whose layout
+    is mirrored under ``out_dir`` (``None``: the output goes straight into ``out_dir``);
+    ``error`` says why it cannot be used (a line of a RECORDS file naming nothing).
+    """
+
+    path: Path
+    root: Path | None = None
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        """How the input is shown: relative to its root, WFDB records without extension."""
+        p = self.path
+        if p.suffix.lower() == ".hea":
+            p = p.with_suffix("")
+        if self.root is not None:
+            with contextlib.suppress(ValueError):
+                return p.relative_to(self.root).as_posix()
+        return str(p)
+
+
+def _is_records_file(p: Path) -> bool:
+    return p.name == "RECORDS" and p.is_file()
+
+
+def _skip_name(p: Path, skip_tags: Sequence[str]) -> bool:
+    stem = p.name[: -len(".nii.gz")] if p.name.lower().endswith(".nii.gz") else p.stem
+    return stem.endswith(tuple(skip_tags))
+
+
+def _segment_names(hea: Path) -> list[str]:
+    """The segment records a multi-segment WFDB header lists (``[]`` for any other header)."""
+    try:
+        text = hea.read_text(encoding="latin-1")
+    except OSError:
+        return []
+    lines = [ln.split() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines or "/" not in lines[0][0]:
+        return []
+    return [ln[0] for ln in lines[1:] if ln[0] != "~"]
+
+
+def _without_segments(paths: list[Path]) -> list[Path]:
+    """Drop the segment headers of the multi-segment records in ``paths``."""
+    segments = set()
+    for p in paths:
+        if p.suffix.lower() == ".hea":
+            segments |= {p.parent / f"{s}.hea" for s in _segment_names(p)}
+    return [p for p in paths if p not in segments]
+
+
+def _from_folder(folder: Path, skip_tags: Sequence[str], root: Path) -> list[Source]:
+    found = [p for p in io.find_inputs(folder) if not _skip_name(p, skip_tags)]
+    return [Source(p, root) for p in _without_segments(found)]
+
+
+def _glob_base(pattern: str) -> Path:
+    parts = Path(pattern).parts
+    base = []
+    for part in parts:
+        if glob.has_magic(part):
+            break
+        base.append(part)
+    return Path(*base) if base else Path(".")
+
+
+def _from_glob(pattern: str, skip_tags: Sequence[str]) -> list[Source]:
+    root = _glob_base(pattern)
+    files: list[Path] = []
+    for m in sorted(glob.glob(pattern, recursive=True)):
+        p = Path(m)
+        if p.is_dir() or any(part.startswith(".") for part in p.parts[len(root.parts):]):
+            continue
+        suf = p.suffix.lower()
+        if suf != ".hea" and p.with_suffix(".hea").is_file():  # a record's .dat/.atr: the record
+            p = p.with_suffix(".hea")
+        elif suf != ".hea" and not any(p.name.lower().endswith(s) for f, sufs in io.FORMATS.items()
+                                       if f != "wfdb" for s in sufs):
+            continue
+        if _skip_name(p, skip_tags) or p in files:
+            continue
+        files.append(p)
+    if not files:
+        raise InputError(f"{pattern}: no supported files match this pattern",
+                         "check the pattern (quote it so that biodae, not the shell, expands '**')")
+    return [Source(p, root) for p in _without_segments(files)]
+
+
+def _from_records_file(records: Path, skip_tags: Sequence[str]) -> list[Source]:
+    root = records.parent
+    out: list[Source] = []
+    for n, line in enumerate(records.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        entry = line.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        p = root / entry
+        if p.is_dir():
+            out += _from_folder(p, skip_tags, root)
+            continue
+        try:
+            io.detect_format(p)
+        except InputError as exc:
+            out.append(Source(p, root, error=f"{records.name} line {n}: {exc}"))
+            continue
+        out.append(Source(Path(f"{p}.hea") if Path(f"{p}.hea").is_file() else p, root))
+    return out
+
+
+def expand_inputs(inputs: Sequence[str | os.PathLike], *, skip_tags: Sequence[str] = ()) -> list[Source]:
+    """The files named by ``inputs``, in order, each once.
+
+    Parameters
+    ----------
+    inputs : sequence of str or path
+        Folders, files, WFDB records (``.hea`` or path without extension), PhysioNet
+        ``RECORDS`` files, or glob patterns (``*``, ``?``, ``[...]``; ``**`` spans folders).
+    skip_tags : sequence of str
+        More file-name endings (before the extension) that mark biodae outputs, besides
+        ``_denoised`` and ``_filtered``; files in folders and globs ending so are not inputs.
+
+    Raises
+    ------
+    InputError
+        An input that does not exist, is not a supported file, or a folder or pattern
+        holding no supported file.
+    """
+    skip = tuple(_OUTPUT_TAGS) + tuple(skip_tags)
+    out: list[Source] = []
+    for item in inputs:
+        text = os.fspath(item)
+        p = Path(text)
+        if p.is_dir():
+            found = _from_folder(p, skip, p)
+            if not found:
+                raise InputError(f"{p}: no supported files found",
+                                 "biodae reads WFDB, EDF/BDF, NIfTI, DICOM, PNG, TIFF")
+            out += found
+        elif _is_records_file(p):
+            out += _from_records_file(p, skip)
+        elif not p.exists() and not Path(f"{p}.hea").exists() and glob.has_magic(text):
+            out += _from_glob(text, skip)
+        else:
+            io.detect_format(p)  # a clear error when missing or unsupported
+            out.append(Source(Path(f"{p}.hea") if Path(f"{p}.hea").is_file() else p, None))
+    seen: set[Path] = set()
+    unique = []
+    for s in out:
+        key = s.path.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(s)
+    return unique
+
+
+# ----------------------------------------------------------------------------- plan
+
+
+@dataclass(frozen=True)
+class Task:
+    """One file to clean: where it comes from and where its outputs go (absolute paths)."""
+
+    name: str
+    source: Path
+    output: Path
+    format: str
+    #: files whose existence means "already done": the main output's visible file and the extras'
+    planned: tuple[Path, ...] = ()
+    error: str | None = None
+    skip: str | None = None
+
+
+def _visible(output: Path, fmt: str) -> Path:
+    """The file that makes an output visible (a WFDB record's ``.hea``)."""
+    return output.with_name(output.name + ".hea") if fmt == "wfdb" else output
+
+
+def extra_output(source: Path, output: Path, fmt: str, suffix: str) -> Path:
+    """Where an extra output (e.g. the removed noise, ``suffix="_noise"``) of ``source`` goes:
+    beside the main output, named after the input with ``suffix`` before the extension
+    (``scan.nii.gz`` -> ``scan_noise.nii.gz``; WFDB record ``101`` -> record ``101_noise``)."""
+    if fmt == "wfdb":
+        stem = source.stem if source.suffix.lower() in (".hea", ".dat", ".mat") else source.name
+        return output.parent / f"{stem}{suffix}"
+    name = source.name
+    stem = name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else Path(name).stem
+    return output.parent / f"{stem}{suffix}{name[len(stem):]}"
+
+
+def plan(
+    sources: Sequence[Source],
+    *,
+    out_dir: str | os.PathLike | None,
+    tag: str,
+    force: bool = False,
+    extra_suffixes: Sequence[str] = (),
+) -> list[Task]:
+    """A :class:`Task` per source: output paths, sources that collide, outputs that exist.
+
+    The check for existing outputs looks at paths only (it reads no file), so a rerun over
+    a large archive skips finished records at once. A record counts as finished when its
+    visible output (a WFDB ``.hea``, or the file) or one of its declared extras
+    (``extra_suffixes``) exists: such outputs are never overwritten without ``force``.
+    """
+    tasks: list[Task] = []
+    owner: dict[Path, str] = {}
+    for s in sources:
+        name = s.name
+        if s.error:
+            tasks.append(Task(name, s.path.absolute(), Path(), "", error=s.error))
+            continue
+        try:
+            fmt = io.detect_format(s.path)
+            out = io.output_path(s.path, out_dir=out_dir, tag=tag, root=s.root).absolute()
+        except (InputError, ValueError) as exc:
+            tasks.append(Task(name, s.path.absolute(), Path(), "", error=str(exc)))
+            continue
+        planned = (_visible(out, fmt),) + tuple(
+            _visible(extra_output(s.path, out, fmt, sfx), fmt) for sfx in extra_suffixes)
+        clash = next((owner[p] for p in planned if p in owner), None)
+        if clash is not None:
+            tasks.append(Task(name, s.path.absolute(), out, fmt, planned, error=(
+                f"its output {planned[0]} is also the output of {clash}: rename one of them or clean them apart")))
+            continue
+        owner.update({p: name for p in planned})
+        existing = [p for p in planned if p.exists()]
+        skip = f"output exists: {existing[0]} (use --force)" if existing and not force else None
+        tasks.append(Task(name, s.path.absolute(), out, fmt, planned, skip=skip))
+    return tasks
+
+
+# ----------------------------------------------------------------------------- the per-file step
+
+
+@dataclass
+class FileResult:
+    """What happened to one file (small and picklable: it travels back from the workers).
+
+    ``status`` is ``"done"``, ``"skipped"``, ``"failed"`` or ``"not run"`` (interrupted
+    before its turn). SNRs are estimated (:func:`biodae.noise.estimate_snr_db`) per
+    channel the step changed, before and after; ``None`` where not defined (images).
+    """
+
+    name: str
+    input: str
+    status: str
+    output: str | None = None
+    message: str = ""
+    detail: str = ""
+    outputs: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    channels: list[str] = field(default_factory=list)
+    snr_in_db: list[float | None] = field(default_factory=list)
+    snr_out_db: list[float | None] = field(default_factory=list)
+    duration_s: float | None = None
+    seconds: float = 0.0
+    worker: str = ""
+
+    @property
+    def snr_in_mean(self) -> float | None:
+        return _mean_db(self.snr_in_db)
+
+    @property
+    def snr_out_mean(self) -> float | None:
+        return _mean_db(self.snr_out_db)
+
+
+def _mean_db(values: Sequence[float | None]) -> float | None:
+    ok = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(ok)) if ok else None
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _collect_warnings() -> Iterator[list[str]]:
+    """The warnings biodae logs meanwhile (format changes, checksum mismatches...)."""
+    handler = _Collect()
+    logger = logging.getLogger("biodae")
+    logger.addHandler(handler)
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)
+
+
+def _snr(obj: io.Signal | io.Image, new: io.Signal | io.Image) -> tuple[list[str], list, list]:
+    if not isinstance(obj, io.Signal) or not isinstance(new, io.Signal) or obj.data.shape != new.data.shape:
+        return [], [], []
+    from .noise import estimate_snr_db
+
+    changed = [c for c in range(obj.n_channels) if not np.array_equal(obj.data[:, c], new.data[:, c])]
+    if not changed:
+        return [], [], []
+    try:
+        before = np.atleast_1d(estimate_snr_db(obj.data[:, changed], sampling_rate=obj.sampling_rate))
+        after = np.atleast_1d(estimate_snr_db(new.data[:, changed], sampling_rate=new.sampling_rate))
+    except BiodaeError:  # too short for the drift high-pass, NaN samples
+        return [obj.channel_names[c] for c in changed], [None] * len(changed), [None] * len(changed)
+
+    def clean(v: np.ndarray) -> list[float | None]:
+        return [float(round(x, 3)) if math.isfinite(x) else None for x in v]
+
+    return [obj.channel_names[c] for c in changed], clean(before), clean(after)
+
+
+def _write_all(items: list[tuple[Any, Path]], *, force: bool, write_kwargs: dict[str, Any]) -> list[Path]:
+    """Write ``(obj, path)`` pairs in order; if one fails, remove those this call created."""
+    written: list[Path] = []
+    created: list[Path] = []
+    try:
+        for obj, path in items:
+            kwargs = write_kwargs if obj.format == "nifti" else {}
+            fresh = not _visible(path, obj.format).exists()
+            files = io.write(obj, path, force=force, **kwargs)
+            written += files
+            if fresh:
+                created += files
+    except BaseException:
+        for p in created:
+            with contextlib.suppress(OSError):
+                p.unlink()
+        raise
+    return written
+
+
+def clean_file(
+    task: Task,
+    step: Callable[[Any], tuple],
+    *,
+    force: bool = False,
+    write_kwargs: dict[str, Any] | None = None,
+    extra_suffixes: Sequence[str] = (),
+    raise_errors: bool = False,
+) -> FileResult:
+    """Clean one file: read, ``step``, estimate SNRs, write every output atomically.
+
+    ``step(obj)`` returns ``(new, detail)`` or ``(new, detail, extras)`` with ``extras`` a
+    list of ``(extra_obj, suffix)`` pairs, written beside the main output (see
+    :func:`extra_output`) by the same rules. Extras are written first and the main output
+    last; if any write fails, the files of this call are removed again, so a file is
+    either completely cleaned or not at all. Errors become a ``"failed"`` result (with
+    ``raise_errors`` they are raised instead, for a single file on the command line).
+    """
+    t0 = time.perf_counter()
+    res = FileResult(name=task.name, input=str(task.source), status="failed",
+                     output=str(task.output) if task.format else None, worker=f"pid {os.getpid()}")
+    if task.error:
+        if raise_errors:
+            raise InputError(task.error)
+        res.message = task.error
+        return res
+    with _collect_warnings() as warned:
+        try:
+            obj = io.read(task.source)
+            if isinstance(obj, io.Signal):
+                res.duration_s = float(obj.duration)
+            ret = step(obj)
+            new, detail = ret[0], str(ret[1])
+            extras = list(ret[2]) if len(ret) > 2 and ret[2] else []
+            unknown = [sfx for _, sfx in extras if sfx not in extra_suffixes]
+            if unknown:  # an undeclared extra would escape the existence check of a rerun
+                raise ValueError(f"the step returned extra outputs {unknown} not declared in extra_suffixes")
+            items = [(e, extra_output(task.source, task.output, task.format, sfx)) for e, sfx in extras]
+            items.append((new, task.output))
+            res.outputs = [str(p) for p in _write_all(items, force=force, write_kwargs=write_kwargs or {})]
+            res.channels, res.snr_in_db, res.snr_out_db = _snr(obj, new)
+            res.status, res.detail = "done", detail
+        except BiodaeError as exc:
+            if raise_errors:
+                raise
+            res.message = str(exc)
+        except Exception as exc:  # a bug on one file must not stop the batch
+            if raise_errors:
+                raise
+            res.message = f"internal error: {type(exc).__name__}: {exc}"
+    res.warnings = list(warned)
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def _with_threads(step: Any, threads: int) -> Any:
+    if dataclasses.is_dataclass(step) and getattr(step, "threads", 0) is None:
+        return dataclasses.replace(step, threads=threads)
+    return step
+
+
+# ----------------------------------------------------------------------------- executors
+
+
+@contextlib.contextmanager
+def _worker_environment(threads: int) -> Iterator[None]:
+    """BLAS/OpenMP thread counts for worker processes started meanwhile (unless the user set them)."""
+    saved = {k: os.environ.get(k) for k in _BLAS_THREADS}
+    for k in _BLAS_THREADS:
+        os.environ.setdefault(k, str(threads))
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Processes started meanwhile ignore Ctrl-C (the parent decides what an interrupt does)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _init_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _remove_partial(task: Task) -> None:
+    """Remove the temporary files an aborted write of ``task`` may have left."""
+    if not task.format:
+        return
+    names = [task.output.name] + [extra_output(task.source, task.output, task.format, "").name]
+    for name in set(names):
+        for p in task.output.parent.glob(f".{glob.escape(name)}.*.part*"):
+            if p.is_dir():
+                import shutil
+
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    p.unlink()
+
+
+def _check_picklable(step: Any, backend: str) -> None:
+    try:
+        pickle.dumps(step)
+    except Exception as exc:
+        raise TypeError(
+            f"backend {backend!r} needs a picklable step (a module-level function or an instance of a "
+            f"module-level class), got {step!r}: {exc}"
+        ) from exc
+
+
+def _serial(work: list[tuple[int, Task]], step: Any, kwargs: dict[str, Any],
+            threads: int | None) -> Iterator[tuple[int, FileResult]]:
+    if threads:
+        step = _with_threads(step, threads)
+    for i, t in work:
+        yield i, clean_file(t, step, **kwargs)
+
+
+def _processes(work: list[tuple[int, Task]], step: Any, kwargs: dict[str, Any], jobs: int,
+               threads: int) -> Iterator[tuple[int, FileResult]]:
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    step = _with_threads(step, threads)
+    _check_picklable(step, "processes")
+    with _worker_environment(threads):
+        # spawn, not fork: a forked child inherits the parent's threads (tqdm's, a caller's) in any state
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(work)), mp_context=mp.get_context("spawn"),
+                                   initializer=_init_worker)
+        try:
+            with _sigint_ignored():  # the workers start meanwhile and inherit the ignored Ctrl-C
+                futures = {pool.submit(clean_file, t, step, **kwargs): (i, t) for i, t in work}
+            pending = set(futures)
+            try:
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in done:
+                        yield _future_result(f, *futures[f])
+            except KeyboardInterrupt:
+                running = [f for f in pending if not f.cancel()]
+                _say_interrupted(len(running))
+                try:
+                    for f in running:
+                        yield _future_result(f, *futures[f])
+                except KeyboardInterrupt:
+                    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                        proc.terminate()
+                    for f in running:
+                        _remove_partial(futures[f][1])
+                    raise
+                raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _say_interrupted(n: int) -> None:
+    if n:
+        print(f"\nbiodae: interrupted: finishing the {n} file(s) in progress (press Ctrl-C again to abort them)",
+              file=sys.stderr, flush=True)
+
+
+def _future_result(f: Any, i: int, task: Task) -> tuple[int, FileResult]:
+    try:
+        return i, f.result()
+    except Exception as exc:  # the worker process died (BrokenProcessPool, KilledWorker), or was cancelled
+        return i, FileResult(task.name, str(task.source), "failed",
+                             message=f"its worker died: {type(exc).__name__}: {exc}")
+
+
+def _dask_clean(task: Task, step: Any, kwargs: dict[str, Any], threads: dict[str, int]) -> FileResult:
+    """:func:`clean_file` on a Dask worker, with the onnxruntime threads its host can give it."""
+    from distributed import get_worker
+
+    from .runtime import default_threads
+
+    w = get_worker()
+    n = threads.get(w.address) or default_threads(w.state.nthreads)
+    res = clean_file(task, _with_threads(step, n), **kwargs)
+    res.worker = w.address
+    return res
+
+
+def _import_distributed() -> Any:
+    try:
+        import distributed
+    except ImportError as exc:
+        raise DependencyError("--backend dask needs dask.distributed, which is not installed",
+                              "pip install 'biodae[dask]'") from exc
+    return distributed
+
+
+def _threads_per_worker(client: Any, threads: int | None) -> dict[str, int]:
+    """onnxruntime threads per Dask worker: its host's cores shared by the task slots on that host."""
+    from urllib.parse import urlparse
+
+    info = client.scheduler_info(n_workers=-1)["workers"]
+    if threads:
+        return {a: int(threads) for a in info}
+    cores = client.run(_usable_cores)
+    slots: dict[str, int] = {}
+    for a, w in info.items():
+        host = urlparse(a).hostname or a
+        slots[host] = slots.get(host, 0) + int(w.get("nthreads", 1))
+    return {a: max(1, int(cores.get(a, 1)) // slots[urlparse(a).hostname or a]) for a in info}
+
+
+def _usable_cores() -> int:
+    from .runtime import default_threads
+
+    return default_threads(1)
+
+
+def _dask(work: list[tuple[int, Task]], step: Any, kwargs: dict[str, Any], jobs: int, threads: int | None,
+          scheduler: str | None) -> Iterator[tuple[int, FileResult]]:
+    distributed = _import_distributed()
+    with contextlib.ExitStack() as stack:
+        if scheduler:
+            try:
+                client = stack.enter_context(distributed.Client(scheduler, timeout="20s"))
+            except (OSError, TimeoutError) as exc:
+                raise InputError(f"cannot reach the Dask scheduler at {scheduler} ({exc})",
+                                 "check the address (e.g. tcp://host:8786) and that the scheduler runs") from exc
+        else:
+            from .runtime import default_threads
+
+            stack.enter_context(_worker_environment(threads or default_threads(jobs)))
+            with _sigint_ignored():
+                cluster = stack.enter_context(distributed.LocalCluster(
+                    n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=":0",
+                    silence_logs=logging.ERROR))
+            client = stack.enter_context(distributed.Client(cluster))
+        per_worker = _threads_per_worker(client, threads)
+        stamp = f"{os.getpid()}-{time.time_ns()}"
+        futures = {client.submit(_dask_clean, t, step, kwargs, per_worker, pure=False,
+                                 key=f"biodae-clean-{stamp}-{i}"): (i, t) for i, t in work}
+        pending = set(futures)
+        try:
+            for f in distributed.as_completed(list(futures)):
+                pending.discard(f)
+                yield _future_result(f, *futures[f])
+        except KeyboardInterrupt:
+            busy = _processing_keys(client)
+            queued = [f for f in pending if f.key not in busy]
+            client.cancel(queued)
+            running = [f for f in pending if f not in queued]
+            _say_interrupted(len(running))
+            try:
+                for f in running:
+                    yield _future_result(f, *futures[f])
+            except KeyboardInterrupt:
+                for f in running:
+                    _remove_partial(futures[f][1])
+                raise
+            raise
+
+
+def _processing_keys(client: Any) -> set:
+    """Keys of the tasks the workers are running now."""
+    try:
+        return {k for keys in client.processing().values() for k in keys}
+    except Exception:  # pragma: no cover - the scheduler went away
+        return set()
+
+
+# ----------------------------------------------------------------------------- report
+
+
+@dataclass
+class BatchReport:
+    """A whole run: one :class:`FileResult` per input, in input order, and how it ran."""
+
+    results: list[FileResult]
+    command: str = ""
+    backend: str = "serial"
+    jobs: int = 1
+    threads: int | None = None
+    seconds: float = 0.0
+    out_dir: str | None = None
+    interrupted: bool = False
+
+    def _count(self, status: str) -> int:
+        return sum(r.status == status for r in self.results)
+
+    @property
+    def done(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == "done"]
+
+    @property
+    def skipped(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == "skipped"]
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def exit_status(self) -> int:
+        """1 if any file failed (or the run was interrupted), else 0."""
+        return 1 if self.failed or self.interrupted else 0
+
+    @property
+    def signal_hours(self) -> float:
+        """Hours of signal cleaned in this run (done files)."""
+        return sum(r.duration_s or 0.0 for r in self.done) / 3600.0
+
+    def summary(self) -> str:
+        line = (f"{len(self.done)} written, {len(self.skipped)} skipped, {len(self.failed)} failed"
+                + (f", {self._count('not run')} not run (interrupted)" if self.interrupted else "")
+                + f" in {self.seconds:.1f} s")
+        if self.signal_hours > 0 and self.seconds > 0:
+            line += (f": {self.signal_hours:.2f} h of signal, "
+                     f"{self.signal_hours / (self.seconds / 60):.2f} h per minute")
+        how = f"{self.backend}, {self.jobs} job{'s' if self.jobs != 1 else ''}"
+        if self.threads:
+            how += f" x {self.threads} thread{'s' if self.threads != 1 else ''}"
+        return line + f" ({how}; outputs in {self.out_dir or 'the input folders'})"
+
+    def table(self) -> str:
+        """A plain-text table, one row per file."""
+        head = ["file", "status", "signal", "SNR in", "SNR out", "time", "what"]
+        rows = []
+        for r in self.results:
+            what = r.detail if r.status == "done" else r.message
+            if r.warnings:
+                what = f"[{len(r.warnings)} warning{'s' if len(r.warnings) > 1 else ''}] {what}"
+            rows.append([
+                r.name, r.status, _fmt_duration(r.duration_s), _fmt_db(r.snr_in_mean), _fmt_db(r.snr_out_mean),
+                f"{r.seconds:.1f} s" if r.status in ("done", "failed") else "", _shorten(what, 70),
+            ])
+        widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(head)]
+        right = {2, 3, 4, 5}
+
+        def fmt(cells: Sequence[str]) -> str:
+            return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                             for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+        return "\n".join([fmt(head), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "biodae_version": __version__,
+            "command": self.command,
+            "backend": self.backend,
+            "jobs": self.jobs,
+            "threads": self.threads,
+            "out_dir": self.out_dir,
+            "interrupted": self.interrupted,
+            "seconds": round(self.seconds, 3),
+            "totals": {
+                "files": len(self.results), "done": len(self.done), "skipped": len(self.skipped),
+                "failed": len(self.failed), "not_run": self._count("not run"),
+                "signal_hours": round(self.signal_hours, 6),
+                "signal_hours_per_minute": (round(self.signal_hours / (self.seconds / 60), 4)
+                                            if self.seconds > 0 else None),
+            },
+            "files": [_result_dict(r) for r in self.results],
+        }
+
+    def write_json(self, path: str | os.PathLike) -> Path:
+        """Write :meth:`to_dict` as JSON, atomically (the report of the last run replaces the previous one)."""
+        from .io._atomic import atomic_path
+
+        path = Path(path)
+        with atomic_path(path, force=True) as tmp:
+            tmp.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        return path
+
+
+def _result_dict(r: FileResult) -> dict[str, Any]:
+    d = dataclasses.asdict(r)
+    d["snr_in_db_mean"] = None if r.snr_in_mean is None else round(r.snr_in_mean, 3)
+    d["snr_out_db_mean"] = None if r.snr_out_mean is None else round(r.snr_out_mean, 3)
+    d["seconds"] = round(r.seconds, 3)
+    return d
+
+
+def _fmt_db(v: float | None) -> str:
+    return "–" if v is None else f"{v:.1f} dB"
+
+
+def _fmt_duration(s: float | None) -> str:
+    if s is None:
+        return ""
+    return f"{s:.1f} s" if s < 120 else (f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h")
+
+
+def _shorten(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+# ----------------------------------------------------------------------------- run
+
+
+def run(
+    tasks: Sequence[Task],
+    step: Callable[[Any], tuple],
+    *,
+    backend: str = "serial",
+    jobs: int = 1,
+    threads: int | None = None,
+    scheduler: str | None = None,
+    force: bool = False,
+    write_kwargs: dict[str, Any] | None = None,
+    extra_suffixes: Sequence[str] = (),
+    progress: bool | None = None,
+    command: str = "",
+    out_dir: str | os.PathLike | None = None,
+    on_result: Callable[[FileResult], Any] | None = None,
+) -> BatchReport:
+    """Clean ``tasks`` with ``step`` on ``backend``; return the report.
+
+    Parameters
+    ----------
+    tasks : sequence of Task
+        From :func:`plan`; tasks marked skipped or in error are reported, not run.
+    step : callable
+        ``step(obj) -> (new, detail[, extras])``; picklable for ``"processes"`` and ``"dask"``.
+    backend : {"serial", "processes", "dask"}
+    jobs : int
+        Worker processes (``"processes"``, or the local Dask cluster's workers).
+    threads : int, optional
+        onnxruntime threads per worker; default: the cores divided by the workers per host.
+    scheduler : str, optional
+        A Dask scheduler address (``tcp://host:8786``); without it a local cluster of
+        ``jobs`` workers is started for the run. Workers must see the same paths.
+    progress : bool, optional
+        A progress bar on stderr (``None``: when stderr is a terminal).
+    on_result : callable, optional
+        Called with each :class:`FileResult` as it arrives.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        After an interrupt, with the report (``interrupted=True``) in ``exc.report``.
+    """
+    from tqdm import tqdm
+
+    from .runtime import default_threads
+
+    if backend not in BACKENDS:
+        raise InputError(f"unknown backend {backend!r}", f"choose one of {', '.join(BACKENDS)}")
+    if jobs < 1:
+        raise InputError(f"jobs must be at least 1, got {jobs}")
+    t0 = time.perf_counter()
+    results: dict[int, FileResult] = {}
+    todo = []
+    for i, t in enumerate(tasks):
+        if t.error:
+            results[i] = FileResult(t.name, str(t.source), "failed", message=t.error)
+        elif t.skip:
+            results[i] = FileResult(t.name, str(t.source), "skipped", output=str(t.output), message=t.skip)
+        else:
+            todo.append(i)
+    kwargs = {"force": force, "write_kwargs": dict(write_kwargs or {}), "extra_suffixes": tuple(extra_suffixes)}
+    work = [(i, tasks[i]) for i in todo]
+    backend_used = "serial" if backend == "processes" and len(work) <= 1 else backend  # no pool for one file
+    if backend_used == "serial":
+        jobs = 1
+    per_worker = threads or (default_threads(jobs) if not (backend_used == "dask" and scheduler) else None)
+    if backend_used == "serial":
+        stream = _serial(work, step, kwargs, per_worker)
+    elif backend_used == "processes":
+        stream = _processes(work, step, kwargs, jobs, per_worker)
+    else:
+        _check_picklable(step, "dask")
+        stream = _dask(work, step, kwargs, jobs, threads, scheduler)
+    report = BatchReport([], command=command, backend=backend_used, jobs=jobs, threads=per_worker,
+                         out_dir=None if out_dir is None else str(out_dir))
+    relog = backend_used != "serial"  # warnings logged in another process were not shown yet
+    bar = tqdm(total=len(work), desc=f"biodae {command}".strip(), unit="file", file=sys.stderr,
+               disable=(not progress) if progress is not None else None, dynamic_ncols=True)
+    try:
+        with bar:
+            for i, res in stream:
+                results[i] = res
+                if relog:
+                    for w in res.warnings:
+                        log.warning("%s: %s", res.name, w)
+                if on_result is not None:
+                    on_result(res)
+                bar.update(1)
+    except KeyboardInterrupt as exc:
+        report.interrupted = True
+        _finish(report, tasks, results, t0)
+        exc.report = report  # type: ignore[attr-defined]
+        raise
+    return _finish(report, tasks, results, t0)
+
+
+def _finish(report: BatchReport, tasks: Sequence[Task], results: dict[int, FileResult], t0: float) -> BatchReport:
+    report.results = [results.get(i) or FileResult(t.name, str(t.source), "not run", output=str(t.output))
+                      for i, t in enumerate(tasks)]
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def denoise_files(
+    inputs: Sequence[str | os.PathLike] | str | os.PathLike,
+    *,
+    out_dir: str | os.PathLike,
+    model: str | os.PathLike | None = None,
+    device: str = "cpu",
+    backend: str = "serial",
+    jobs: int = 1,
+    threads: int | None = None,
+    scheduler: str | None = None,
+    force: bool = False,
+    report: str | os.PathLike | None = None,
+    progress: bool | None = False,
+) -> BatchReport:
+    """Denoise folders, records, RECORDS files or globs into ``out_dir``: :command:`biodae denoise` from Python.
+
+    Parameters are those of :func:`run`; ``model`` as in :func:`biodae.denoise_record`.
+    Bad files are reported in the returned :class:`BatchReport`, never raised; the
+    report is also written as JSON to ``report`` when given.
+
+    Examples
+    --------
+    >>> rep = biodae.denoise_files("mitdb/", out_dir="clean/", backend="processes", jobs=4)  # doctest: +SKIP
+    >>> rep.exit_status, len(rep.done)                                                       # doctest: +SKIP
+    """
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    if model is not None and Path(model).is_file():
+        model = str(Path(model).absolute())  # workers elsewhere resolve it from their own folder
+    tasks = plan(expand_inputs(inputs), out_dir=out_dir, tag="_denoised", force=force)
+    rep = run(tasks, Denoise(None if model is None else str(model), device, threads), backend=backend, jobs=jobs,
+              threads=threads, scheduler=scheduler, force=force, progress=progress, command="denoise",
+              out_dir=out_dir)
+    if report is not None:
+        rep.write_json(report)
+    return rep
+

@@ -1,0 +1,185 @@
+"""The batch engine (:mod:`biodae._batch`): inputs, plan, the per-file step with extra outputs, report."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import wfdb
+
+from biodae import _batch, io
+from biodae._errors import InputError
+from tests.conftest import tree_digest
+
+
+def make_record(test_data: Path, dest: Path, name: str) -> Path:
+    """A copy of the shipped 10-s excerpt under a new record name (annotations included)."""
+    rec = io.read(test_data / "signals" / "sel100_10s")
+    io.write(rec, dest / name)
+    return dest / name
+
+
+@dataclass(frozen=True)
+class HalfAndRest:
+    """A step with an extra output: the data halved, and the other half as ``_rest``."""
+
+    def __call__(self, obj):
+        new = obj.replace(data=obj.data * 0.5)
+        return new, "halved", [(obj.replace(data=obj.data - new.data), "_rest")]
+
+
+@dataclass(frozen=True)
+class Boom:
+    def __call__(self, obj):
+        raise RuntimeError("a bug")
+
+
+# --------------------------------------------------------------------------- inputs
+def test_expand_folder_records_file_glob_and_explicit(tmp_path, test_data):
+    make_record(test_data, tmp_path / "db", "r1")
+    make_record(test_data, tmp_path / "db" / "sub", "r2")
+    make_record(test_data, tmp_path / "db", "r1_denoised")  # an output written beside its input
+    shutil.copy(test_data / "signals" / "S001R03_5s_8ch.edf", tmp_path / "db" / "eeg.edf")
+    (tmp_path / "db" / "notes.txt").write_text("not an input")
+
+    folder = _batch.expand_inputs([tmp_path / "db"])
+    assert [s.name for s in folder] == ["eeg.edf", "r1", "sub/r2"]
+    assert all(s.root == tmp_path / "db" for s in folder)
+
+    (tmp_path / "db" / "RECORDS").write_text("# comment\nsub/r2\nr1\nmissing\n\n")
+    recs = _batch.expand_inputs([tmp_path / "db" / "RECORDS"])
+    assert [s.name for s in recs] == ["sub/r2", "r1", "missing"]
+    assert recs[2].error and "RECORDS line 4" in recs[2].error and "missing" in recs[2].error
+
+    pattern = str(tmp_path / "db" / "**" / "*.dat")
+    globbed = _batch.expand_inputs([pattern])
+    assert [s.name for s in globbed] == ["r1", "sub/r2"]  # .dat files name their records; outputs left out
+
+    explicit = _batch.expand_inputs([tmp_path / "db" / "r1", tmp_path / "db" / "r1.hea", tmp_path / "db" / "eeg.edf"])
+    assert [s.path.name for s in explicit] == ["r1.hea", "eeg.edf"] and explicit[0].root is None
+
+    with pytest.raises(InputError, match="no supported files match"):
+        _batch.expand_inputs([str(tmp_path / "db" / "*.nii")])
+    with pytest.raises(InputError, match="no such file"):
+        _batch.expand_inputs([tmp_path / "nope"])
+
+
+def test_multi_segment_record_is_one_input(tmp_path, test_data):
+    d = tmp_path / "ms"
+    for seg in ("ms_1", "ms_2"):
+        make_record(test_data, d, seg)
+    (d / "ms.hea").write_text("ms/2 2 250 5000\nms_1 2500\nms_2 2500\n")
+    sources = _batch.expand_inputs([d])
+    assert [s.name for s in sources] == ["ms"]
+    # and it is cleaned as one record of 5000 samples, written as a single-segment record
+    tasks = _batch.plan(sources, out_dir=tmp_path / "out", tag="_x")
+    res = _batch.clean_file(tasks[0], _batch.Filter("median"))
+    assert res.status == "done", res.message
+    out = wfdb.rdrecord(str(tmp_path / "out" / "ms"))
+    assert out.sig_len == 5000 and out.n_sig == 2 and not hasattr(out, "seg_name")
+
+
+# --------------------------------------------------------------------------- plan
+def test_plan_skips_existing_and_refuses_collisions(tmp_path, test_data):
+    make_record(test_data, tmp_path / "a", "rec")
+    make_record(test_data, tmp_path / "b", "rec")
+    make_record(test_data, tmp_path / "a", "other")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "other.hea").write_text("finished earlier")
+    sources = _batch.expand_inputs([tmp_path / "a" / "rec", tmp_path / "b" / "rec", tmp_path / "a" / "other"])
+    tasks = _batch.plan(sources, out_dir=tmp_path / "out", tag="_denoised")
+    assert tasks[0].error is None and tasks[0].skip is None
+    assert "also the output of" in tasks[1].error
+    assert tasks[2].skip and "other.hea" in tasks[2].skip
+    assert _batch.plan(sources[2:], out_dir=tmp_path / "out", tag="_d", force=True)[0].skip is None
+
+
+# --------------------------------------------------------------------------- extra outputs
+def test_extra_outputs_are_written_counted_and_never_clobbered(tmp_path, test_data):
+    src = tmp_path / "in"
+    for name in ("p", "q"):
+        make_record(test_data, src, name)
+    before = tree_digest(src)
+    out = tmp_path / "out"
+    tasks = _batch.plan(_batch.expand_inputs([src]), out_dir=out, tag="_x", extra_suffixes=["_rest"])
+    rep = _batch.run(tasks, HalfAndRest(), extra_suffixes=["_rest"])
+    assert rep.exit_status == 0 and [r.status for r in rep.results] == ["done", "done"]
+    assert tree_digest(src) == before
+    x = wfdb.rdrecord(str(src / "p")).p_signal
+    half, rest = wfdb.rdrecord(str(out / "p")).p_signal, wfdb.rdrecord(str(out / "p_rest")).p_signal
+    np.testing.assert_allclose(half, x / 2, atol=0.01)
+    np.testing.assert_allclose(half + rest, x, atol=0.01)
+    assert (out / "p_rest.atr").read_bytes() == (src / "p.atr").read_bytes()
+    assert sorted(Path(p).name for p in rep.results[0].outputs)[:2] == ["p.atr", "p.dat"]
+    # an extra alone is enough to count the file as done on a rerun; --force rewrites both
+    for f in out.glob("q.*"):
+        f.unlink()
+    again = _batch.plan(_batch.expand_inputs([src]), out_dir=out, tag="_x", extra_suffixes=["_rest"])
+    assert again[1].skip and "q_rest.hea" in again[1].skip
+    forced = _batch.plan(_batch.expand_inputs([src]), out_dir=out, tag="_x", extra_suffixes=["_rest"], force=True)
+    rep = _batch.run(forced, HalfAndRest(), force=True, extra_suffixes=["_rest"])
+    assert [r.status for r in rep.results] == ["done", "done"] and (out / "q.hea").is_file()
+
+
+def test_undeclared_extra_and_bugs_fail_one_file_and_leave_nothing(tmp_path, test_data):
+    make_record(test_data, tmp_path / "in", "p")
+    tasks = _batch.plan(_batch.expand_inputs([tmp_path / "in"]), out_dir=tmp_path / "out", tag="_x")
+    res = _batch.clean_file(tasks[0], HalfAndRest())
+    assert res.status == "failed" and "not declared" in res.message
+    res = _batch.clean_file(tasks[0], Boom())
+    assert res.status == "failed" and res.message == "internal error: RuntimeError: a bug"
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    with pytest.raises(RuntimeError):
+        _batch.clean_file(tasks[0], Boom(), raise_errors=True)
+
+
+def test_a_failing_write_removes_the_extras_already_written(tmp_path, test_data, monkeypatch):
+    make_record(test_data, tmp_path / "in", "p")
+    out = tmp_path / "out"
+    tasks = _batch.plan(_batch.expand_inputs([tmp_path / "in"]), out_dir=out, tag="_x", extra_suffixes=["_rest"])
+    real = io.write
+
+    def write(obj, path, **kw):
+        if Path(path).name == "p":
+            raise InputError("disk full")
+        return real(obj, path, **kw)
+
+    monkeypatch.setattr(io, "write", write)
+    res = _batch.clean_file(tasks[0], HalfAndRest(), extra_suffixes=["_rest"])
+    assert res.status == "failed" and "disk full" in res.message
+    assert list(out.iterdir()) == []
+
+
+def test_processes_backend_needs_a_picklable_step(tmp_path, test_data):
+    for name in ("p", "q"):
+        make_record(test_data, tmp_path / "in", name)
+    tasks = _batch.plan(_batch.expand_inputs([tmp_path / "in"]), out_dir=tmp_path / "out", tag="_x")
+    with pytest.raises(TypeError, match="picklable step"):
+        _batch.run(tasks, lambda obj: (obj, ""), backend="processes", jobs=2)
+
+
+# --------------------------------------------------------------------------- report
+def test_report_table_and_json(tmp_path, test_data):
+    make_record(test_data, tmp_path / "in", "p")
+    (tmp_path / "in" / "bad.hea").write_text("this is not a header\n")
+    tasks = _batch.plan(_batch.expand_inputs([tmp_path / "in"]), out_dir=tmp_path / "out", tag="_x")
+    rep = _batch.run(tasks, _batch.Filter("wavelet"), command="filter", out_dir=tmp_path / "out")
+    assert rep.exit_status == 1
+    done, bad = rep.results[1], rep.results[0]
+    assert (bad.name, bad.status) == ("bad", "failed") and "cannot parse header" in bad.message
+    assert done.channels == ["MLII", "V5"] and all(v is not None for v in done.snr_in_db + done.snr_out_db)
+    assert done.snr_out_mean > done.snr_in_mean  # a wavelet filter removes white-ish noise: estimated SNR rises
+    assert done.duration_s == pytest.approx(10.0)
+    table = rep.table().splitlines()
+    assert table[0].split() == ["file", "status", "signal", "SNR", "in", "SNR", "out", "time", "what"]
+    assert table[2].startswith("bad ") and "FAILED" not in table[2] and "failed" in table[2]
+    assert "p" == table[3].split()[0] and "done" in table[3] and "dB" in table[3]
+    assert rep.summary().startswith("1 written, 0 skipped, 1 failed in ")
+    d = json.loads(rep.write_json(tmp_path / "r.json").read_text())
+    assert d["totals"] == {**d["totals"], "files": 2, "done": 1, "failed": 1, "skipped": 0}
+    assert d["files"][1]["snr_out_db_mean"] == pytest.approx(done.snr_out_mean, abs=1e-3)
+    assert d["files"][0]["message"] == bad.message
