@@ -1,0 +1,197 @@
+"""onnxruntime against torch eager for every shipped model, in the same run, and the FP16
+variants' parity on real recordings.
+
+    python benchmarks/onnx_speed.py [--device cpu|cuda|tensorrt] [--seconds 2] [--models NAME ...] [--out docs/benchmarks]
+
+For each model in ``models/``: the torch model is rebuilt from the ONNX file's own weights
+(:func:`biodae.nn.torch_from_onnx`), so both runtimes compute the same function. Throughput
+is measured on batches of 64 windows of ``biodae.window`` samples (what biodae runs), or 2
+tiles of ``biodae.tile`` pixels, calling onnxruntime, torch and the FP16 variant in turn and
+keeping each one's median call time, so that a load change on the machine hits all alike; the target is
+onnxruntime at least 2x torch eager. The FP16 variant (:func:`biodae.runtime.write_fp16_variant`)
+is timed too: float16 is for GPUs, and on a CPU it is not expected to be faster.
+
+With ``--device cuda`` or ``tensorrt`` onnxruntime runs on that provider (with biodae's
+shape buckets and IO binding) and torch on CUDA when this torch has it (else on the CPU,
+which the table says). Writes ``onnx_speed.md`` (``onnx_speed_cuda.md``, ...) in ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _common import markdown_table, progress, write_text  # noqa: E402
+
+
+def rates(fns: dict, n_values: int, seconds: float) -> dict[str, float]:
+    """Values per second of each function, called in turn (a, b, c, a, b, c, ...) for about
+    ``seconds`` each and at least 5 times, after two warm-up calls: the median call time
+    counts, so that a burst of load from other processes hits all of them alike."""
+    for fn in fns.values():
+        fn()
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    t0 = time.perf_counter()
+    while min(len(v) for v in times.values()) < 5 or time.perf_counter() - t0 < seconds * len(fns):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t)
+    return {k: n_values / statistics.median(v) for k, v in times.items()}
+
+
+def real_signal(modality: str, fs: float) -> np.ndarray:
+    """A real recording of the modality at ``fs``, (n_channels, n_samples)."""
+    import biodae
+    from biodae.runtime import resample
+
+    if modality == "ecg":
+        rec = biodae.read(ROOT / "examples" / "ecg" / "sel100_em6")  # 30 s, 2 leads, electrode motion at 6 dB
+    else:
+        rec = biodae.read(ROOT / "tests" / "data" / "signals" / "S001R03_5s_8ch.edf")  # 5 s, 8 EEG channels
+    return resample(rec.data, rec.sampling_rate, fs).T
+
+
+def real_images(modality: str) -> list[tuple[np.ndarray, int | None]]:
+    import biodae
+
+    images = ROOT / "tests" / "data" / "images"
+    if modality == "mri":
+        return [(biodae.read(images / "mni152_t1_crop.nii.gz").data, 2), (biodae.read(images / "brain_slice16.png").data, None)]
+    return [(biodae.read(images / "RG1_crop.dcm").data, None), (biodae.read(images / "CT_small.dcm").data, None)]
+
+
+def fp16_error(m32, m16) -> tuple[float, float, str]:
+    """max |fp16 - fp32| / max |fp32| and RMS(fp16 - fp32) / RMS(fp32) on real data, and what data."""
+    if m32.spatial_dims == 1:
+        x = real_signal(m32.modality, m32.sampling_rate)
+        a = np.stack([m32.denoise_signal(c, sampling_rate=m32.sampling_rate) for c in x])
+        b = np.stack([m16.denoise_signal(c, sampling_rate=m32.sampling_rate) for c in x])
+        what = f"{x.shape[0]} x {x.shape[1] / m32.sampling_rate:g} s"
+    else:
+        pairs = [(m32.denoise_image(np.asarray(i, np.float32), axis=ax), m16.denoise_image(np.asarray(i, np.float32), axis=ax))
+                 for i, ax in real_images(m32.modality)]
+        a = np.concatenate([p[0].ravel() for p in pairs])
+        b = np.concatenate([p[1].ravel() for p in pairs])
+        what = f"{len(pairs)} images"
+    d = b - a
+    return float(np.abs(d).max() / np.abs(a).max()), float(np.sqrt(np.mean(d**2)) / np.sqrt(np.mean(a**2))), what
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "tensorrt"])
+    ap.add_argument("--seconds", type=float, default=2.0, help="timing per measurement (default 2)")
+    ap.add_argument("--threads", type=int, help="onnxruntime and torch threads (default: all cores this process may use)")
+    ap.add_argument("--models", nargs="+", metavar="NAME", help="shipped models to run (default: all)")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks"))
+    args = ap.parse_args(argv)
+
+    import onnxruntime as ort
+    import torch
+
+    from biodae.nn import torch_from_onnx
+    from biodae.runtime import available_models, default_threads, load_model, write_fp16_variant
+
+    threads = args.threads or default_threads()
+    torch.set_num_threads(threads)
+    torch_device = "cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu"
+    gpu_name = torch.cuda.get_device_name(0) if torch_device == "cuda" else ""
+    load_start = os.getloadavg()[0]
+    tmp = Path(tempfile.mkdtemp(prefix="biodae-onnx-speed-"))
+    rows, parity_rows, ratios = [], [], []
+    try:
+        names = args.models or available_models()
+        unknown = sorted(set(names) - set(available_models()))
+        if unknown:
+            ap.error(f"not shipped: {', '.join(unknown)} (shipped: {', '.join(available_models())})")
+        for name in names:
+            m = load_model(name, device=args.device, threads=threads)
+            rng = np.random.default_rng(0)
+            if m.spatial_dims == 1:
+                shape, unit = (64, 1, m.window or 4096), "samples"
+                x = (np.cumsum(rng.standard_normal(shape), axis=-1) * 0.02 + 0.3 * rng.standard_normal(shape)).astype(np.float32)
+            else:
+                t = m.tile or 256
+                shape, unit = (2, 1, t, t), "pixels"
+                x = rng.random(shape).astype(np.float32)
+            net = torch_from_onnx(m.path).to(torch_device)
+            xt = torch.from_numpy(x).to(torch_device)
+            with torch.inference_mode():
+                ref = net(xt).cpu().numpy()
+            err = float(np.abs(m.run(x) - ref).max() / np.abs(ref).max())
+            f16_path, f16_parity = write_fp16_variant(m.path, tmp / f"{name}-fp16.onnx")
+            m16 = load_model(f16_path, device=args.device, threads=threads)
+
+            def torch_run():
+                with torch.inference_mode():
+                    net(xt)
+                if torch_device == "cuda":
+                    torch.cuda.synchronize()
+
+            r = rates({"ort": lambda: m.run(x), "torch": torch_run, "fp16": lambda: m16.run(x)}, x.size, args.seconds)
+            o, tt, h = r["ort"], r["torch"], r["fp16"]
+            ratios.append(o / tt)
+            progress(f"{name}: onnxruntime {o / 1e6:.2f} M {unit}/s, torch {tt / 1e6:.2f} M/s ({o / tt:.2f}x), "
+                     f"fp16 {h / 1e6:.2f} M/s; |ort - torch| / max = {err:.1e}")
+            rows.append([f"`{name}`", f"[{', '.join(map(str, shape))}]", f"{o / 1e6:.2f} M", f"{tt / 1e6:.2f} M",
+                         f"**{o / tt:.2f}x**", f"{h / 1e6:.2f} M", f"{err:.1e}"])
+            mx, rms, what = fp16_error(load_model(m.path, threads=threads), load_model(f16_path, threads=threads))
+            parity_rows.append([f"`{name}`", f"{f16_parity:.1e}", f"{mx:.1e}", f"{rms:.1e}", what])
+    finally:
+        for p in tmp.glob("*"):
+            p.unlink()
+        tmp.rmdir()
+
+    where = {"cpu": "CPU", "cuda": "CUDA", "tensorrt": "TensorRT"}[args.device]
+    cpu = platform.processor() or platform.machine()
+    machine = f"{os.cpu_count()} CPU cores ({cpu}), {threads} threads" + (f", GPU {gpu_name}" if gpu_name else "")
+    load = f"{load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
+    target = "met" if min(ratios) >= 2.0 else f"NOT met (lowest {min(ratios):.2f}x)"
+    doc = f"""# onnxruntime vs torch eager ({where})
+
+Generated by `python benchmarks/onnx_speed.py {' '.join(sys.argv[1:] if argv is None else argv)}` ({time.strftime('%Y-%m-%d')}) on {machine};
+onnxruntime {ort.__version__} ({where} provider), torch {torch.__version__.split('+')[0]} eager on {torch_device.upper()},
+the same weights (the torch model is rebuilt from each ONNX file). Throughput in samples (1D) or pixels (2D)
+per second on the batch shown, from the median call time, the runtimes called in turn for about {args.seconds:g} s each.
+The last column is the largest difference of the two outputs on that batch, relative to the output's peak.
+Load average (1 min) {load}: with other processes on the cores the absolute figures drop
+and vary between runs (torch's threads suffer more from sharing cores than onnxruntime's); the ratios in one run compare like with like.
+
+{markdown_table(['model', 'batch', 'onnxruntime / s', 'torch eager / s', 'speed-up', 'onnxruntime FP16 / s', 'ort vs torch'], rows)}
+
+Target: onnxruntime at least 2x torch eager for every model: **{target}**.
+{'The FP16 variant is meant for GPUs; on a CPU it is timed only to show it runs (it is not expected to be faster).' if args.device == 'cpu' else ''}
+
+## FP16 variants: parity with the float32 model
+
+`biodae export MODEL.onnx -o MODEL-fp16.onnx --fp16` (float16 weights and network between the first and last
+convolution; input, output and in-graph normalisation float32). Errors relative to the float32 model's output,
+both run with onnxruntime on the CPU: "export check" is the figure stored in the variant's `biodae.fp16_parity`
+(seeded synthetic batches); the others are on real recordings (ECG: `examples/ecg/sel100_em6`, EEG:
+`tests/data/signals/S001R03_5s_8ch.edf`, resampled to the model's rate; images from `tests/data/images`)
+denoised end to end (windows or tiles and blending).
+
+{markdown_table(['model', 'export check max', 'real data: max abs / peak', 'real data: RMS / RMS', 'data'], parity_rows)}
+"""
+    suffix = "" if args.device == "cpu" else f"_{args.device}"
+    path = write_text(Path(args.out) / f"onnx_speed{suffix}.md", doc)
+    print(doc)
+    progress(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
