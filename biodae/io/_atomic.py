@@ -85,6 +85,10 @@ def atomic_group(paths: Sequence[str | os.PathLike], *, force: bool = False) -> 
         for t, d in zip(tmps, dests):
             if not t.exists():
                 raise FileNotFoundError(f"internal error: {t.name} was not written")
+        appeared = [str(d) for d in dests if d.exists()] if not force else []
+        if appeared:  # another writer finished first (two runs over one archive): keep its files
+            raise OutputExistsError(f"output appeared while writing: {', '.join(appeared)}",
+                                    "pass --force to overwrite it")
         mode = _default_mode()
         renamed: list[Path] = []
         if len(dests) > 1:  # overwriting: hide the old group first, so that old and new files never mix
