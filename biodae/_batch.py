@@ -46,6 +46,7 @@ import logging
 import math
 import os
 import pickle
+import shutil
 import signal
 import sys
 import time
@@ -578,15 +579,13 @@ def _init_worker() -> None:
 
 
 def _remove_partial(task: Task) -> None:
-    """Remove the temporary files an aborted write of ``task`` may have left."""
+    """Remove the temporary files an aborted write of ``task`` (main output and extras) may have left."""
     if not task.format:
         return
-    names = [task.output.name] + [extra_output(task.source, task.output, task.format, "").name]
-    for name in set(names):
-        for p in task.output.parent.glob(f".{glob.escape(name)}.*.part*"):
+    stems = {task.output.name.split(".")[0], extra_output(task.source, task.output, task.format, "").name.split(".")[0]}
+    for stem in stems:
+        for p in task.output.parent.glob(f".{glob.escape(stem)}*.part*"):
             if p.is_dir():
-                import shutil
-
                 shutil.rmtree(p, ignore_errors=True)
             else:
                 with contextlib.suppress(OSError):

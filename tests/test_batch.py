@@ -183,3 +183,18 @@ def test_report_table_and_json(tmp_path, test_data):
     assert d["totals"] == {**d["totals"], "files": 2, "done": 1, "failed": 1, "skipped": 0}
     assert d["files"][1]["snr_out_db_mean"] == pytest.approx(done.snr_out_mean, abs=1e-3)
     assert d["files"][0]["message"] == bad.message
+
+
+def test_an_aborted_file_leaves_no_temporary_files(tmp_path, test_data):
+    """After a hard abort (second Ctrl-C) the temporary files of the files in progress are removed."""
+    make_record(test_data, tmp_path / "in", "p")
+    out = tmp_path / "out"
+    out.mkdir()
+    task = _batch.plan(_batch.expand_inputs([tmp_path / "in" / "p"]), out_dir=out, tag="_x")[0]
+    (out / ".p.k2j3.part").mkdir()                      # atomic_group's folder for record p
+    (out / ".p.k2j3.part" / "p.dat").write_bytes(b"half")
+    (out / ".p_noise.u7.part").mkdir()                  # an extra output's
+    (out / ".q.zz.part").mkdir()                        # another record's: not ours
+    (out / "p.hea").write_text("finished earlier")      # finished outputs are not temporary
+    _batch._remove_partial(task)
+    assert sorted(p.name for p in out.iterdir()) == [".q.zz.part", "p.hea"]
