@@ -121,8 +121,11 @@ class Model:
         -------
         ndarray of float64, shape (n_samples,)
         """
-        if self.spatial_dims != 1 or self.sampling_rate is None:
+        if self.spatial_dims != 1:
             raise InputError(f"model {self.name!r} is a {self.modality} image model", "use it on images, not signals")
+        if self.sampling_rate is None:
+            raise InputError(f"model {self.name!r} has no biodae.sampling_rate: the rate it was trained at is unknown",
+                             "add it to the model's metadata (docs/onnx.md); biodae will not guess a rate")
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 1:
             raise ValueError(f"denoise_signal takes one channel, shape (n_samples,); got {x.shape}")

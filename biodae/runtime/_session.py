@@ -171,6 +171,6 @@ class SessionRunner:
         same device as an OrtValue (``.numpy()`` copies it to the host)."""
         binding = self.session.io_binding()
         binding.bind_ortvalue_input(self.input_name, value)
-        binding.bind_output(self.output_name, value.device_name(), self.device_id)
+        binding.bind_output(self.output_name, value.device_name().lower(), self.device_id)
         self.session.run_with_iobinding(binding)
         return binding.get_outputs()[0]
