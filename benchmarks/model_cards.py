@@ -19,7 +19,11 @@ REPORTS = {
     "ecg-qtdb-bw": ("deepfilter.md", ["All beats, mean (std)", "SSD by noise amplitude bucket", "Target check"]),
     "ecg": ("ecg_continuous.md", [None, "Target check"]),
     "eeg": ("eeg.md", ["S001 test runs", "other subject"]),
+    "mri": ("mri.md", [None, "σ = 3 %", "σ = 5 %", "σ = 7 %", "σ = 9 %", "Targets"]),
+    "xray": ("xray.md", [None, "Target"]),
 }
+#: extra reports quoted in a card (speed, clean-scan checks)
+EXTRA_REPORTS = {"mri": ("mri_speed.md", [None, "Compute"])}
 CITATIONS = {
     "ecg": ["Laguna P, Mark RG, Goldberger AL, Moody GB. A database for evaluation of algorithms for measurement of QT "
             "and other waveform intervals in the ECG. Computers in Cardiology 24:673-676 (1997).",
@@ -32,6 +36,14 @@ CITATIONS = {
             "Moody GB, Muldrow WE, Mark RG. A noise stress test for arrhythmia detectors. Computers in Cardiology "
             "11:381-384 (1984)."],
 }
+CITATIONS["mri"] = [
+    "Fonov V, Evans AC, Botteron K, Almli CR, McKinstry RC, Collins DL. Unbiased average age-appropriate atlases for "
+    "pediatric studies. NeuroImage 54(1):313-327 (2011) (MNI ICBM152 2009a template).",
+    "Garyfallidis E et al. Dipy, a library for the analysis of diffusion MRI data. Front Neuroinform 8:8 (2014).",
+    "pydicom-data test images (MIT; NEMA WG04 samples).",
+]
+CITATIONS["xray"] = ["pydicom-data test images (MIT; NEMA WG04 compression samples: RG1, RG3, 693, CT_small).",
+                     CITATIONS["mri"][0]]
 CITATIONS["ecg-qtdb-bw"] = [CITATIONS["ecg"][0], CITATIONS["ecg"][2],
                             "Romero FP et al. DeepFilter: an ECG baseline wander removal filter using deep learning "
                             "techniques. Biomed Signal Process Control 70:102992 (2021)."]
@@ -65,10 +77,15 @@ def main() -> int:
         recipe = get_recipe(name)
         m = load_model(onnx_path)
         net = build_model(recipe.model, **recipe.model_config)
-        rf = receptive_field(net, size=8192)[0]
+        image = m.spatial_dims == 2
+        rf = receptive_field(net, size=1024 if image else 8192)[0]
         report, wanted = REPORTS[base]
         rpath = BENCH / report
         metrics = sections(rpath.read_text(), wanted) if rpath.is_file() else "(benchmark report not generated yet)"
+        if base in EXTRA_REPORTS:
+            extra, extra_wanted = EXTRA_REPORTS[base]
+            if (BENCH / extra).is_file():
+                metrics += f"\n\nFrom `docs/benchmarks/{extra}`:\n\n" + sections((BENCH / extra).read_text(), extra_wanted)
         v2 = (f"\nThe protocol trains one model per noise version; `ecg-qtdb-bw-v2.onnx` is the version-2 model "
               f"(`biodae train ecg-qtdb-bw-v2 ...`), shipped so that the benchmark table can be reproduced.\n"
               if name == "ecg-qtdb-bw" else
@@ -79,7 +96,27 @@ def main() -> int:
                     "`biodae train ... --export` does this): identical on the zero-mean windows it was trained on, "
                     "and a record's DC offset is removed rather than fed to the network."
                     if recipe.export_config else "")
-        cites = "\n".join(f"- {c}" for c in CITATIONS[base] + [PHYSIONET])
+        cites = "\n".join(f"- {c}" for c in CITATIONS[base] + ([] if image else [PHYSIONET]))
+        if image:
+            io_row = ("float32 `[batch, 1, height, width]`, any size; intensities scaled by the caller to the "
+                      f"{m.metadata.get('biodae.percentiles')} percentiles of the whole image or volume (`docs/onnx.md`)")
+            arch = (f"`{recipe.model}` {json.dumps(recipe.model_config)}: {count_parameters(net):,} parameters, "
+                    f"receptive field {rf} x {rf} pixels")
+            inference = (f"slices along the coarsest voxel axis (NIfTI) or frame by frame; slices larger than "
+                         f"{recipe.inference_window}² in tiles of {recipe.inference_window}, {recipe.inference_overlap} "
+                         "pixels overlap, tapered blend (no seams); output clipped to the input's range")
+            unit = "patches of"
+            size = f"{recipe.train_window}x{recipe.train_window} pixels"
+        else:
+            io_row = f"float32 `[batch, 1, length]`, {m.units}, any length; {recipe.sampling_rate:g} Hz"
+            arch = (f"`{recipe.model}` {json.dumps(recipe.model_config)}: {count_parameters(net):,} parameters, "
+                    f"receptive field {rf} samples ({rf / recipe.sampling_rate:.1f} s)")
+            inference = (f"windows of {recipe.inference_window} samples, {recipe.inference_overlap} overlap, "
+                         "tapered blend (no seams)")
+            unit = "windows of"
+            size = f"{recipe.train_window} samples"
+        where = ("images and volumes never used in training" if image else
+                 "patients/records and noise segments never used in training")
         card = f"""# Model card: `{name}` {m.version}
 
 {recipe.description}
@@ -87,9 +124,9 @@ def main() -> int:
 | | |
 |---|---|
 | file | `models/{name}.onnx` (ONNX opset 18, one file, contract in `docs/onnx.md`) |
-| input / output | float32 `[batch, 1, length]`, {m.units}, any length; {recipe.sampling_rate:g} Hz |
-| architecture | `{recipe.model}` {json.dumps(recipe.model_config)}: {count_parameters(net):,} parameters, receptive field {rf} samples ({rf / recipe.sampling_rate:.1f} s) |
-| inference | windows of {recipe.inference_window} samples, {recipe.inference_overlap} overlap, tapered blend (no seams) |
+| input / output | {io_row} |
+| architecture | {arch} |
+| inference | {inference} |
 | weights sha256 | `{m.metadata.get('biodae.weights_sha256', '')}` |
 
 ## Training data
@@ -109,12 +146,11 @@ BIODAE_DATA=../shared/data biodae train {name} --out-dir runs/{name} --export mo
 Seed {recipe.seed} (fixed in the recipe, `biodae/nn/recipes.py`): data split, noise drawn for every window of
 every epoch, and batch order derive from it; {recipe.epochs} epochs at most, early stopping after {recipe.patience}
 epochs without validation improvement, loss `{recipe.loss}`, Adam lr {recipe.lr:g}, batch {recipe.batch_size},
-{recipe.windows_per_epoch} windows of {recipe.train_window} samples per epoch.{v2}{exported}
+{recipe.windows_per_epoch} {unit} {size} per epoch.{v2}{exported}
 
 ## Metrics
 
-Quoted from `docs/benchmarks/{report}` (regenerate with the script named there); all on patients/records and
-noise segments never used in training.
+Quoted from `docs/benchmarks/{report}` (regenerate with the script named there); all on {where}.
 
 {metrics}
 

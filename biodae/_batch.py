@@ -104,10 +104,21 @@ class Denoise:
     model: str | None = None
     device: str = "cpu"
     threads: int | None = None
+    #: images only: slicing axis of a NIfTI volume, a mask file (denoise inside), and
+    #: whether to write the removed component as ``<name>_noise`` (NIfTI, float32)
+    axis: int | None = None
+    mask: str | None = None
+    save_noise: bool = False
 
-    def __call__(self, obj: io.Signal | io.Image) -> tuple[io.Signal | io.Image, str]:
-        from ._denoise import denoise_record
+    def __call__(self, obj: io.Signal | io.Image) -> tuple:
+        from ._denoise import denoise_image, denoise_record
 
+        if isinstance(obj, io.Image):
+            return self._image(obj, denoise_image)
+        for flag, value in (("--axis", self.axis), ("--mask", self.mask), ("--save-noise", self.save_noise)):
+            if value not in (None, False):
+                raise InputError(f"{flag} applies to images (NIfTI, DICOM, PNG, TIFF), not to {obj.format.upper()} "
+                                 "signals", f"drop {flag} for signal records")
         out, rep = denoise_record(obj, self.model, device=self.device, threads=self.threads)
         if rep.get("models"):  # signals: the model used on each channel
             models = "; ".join(f"{m} on {', '.join(ch)}" for m, ch in rep["models"].items())
@@ -116,6 +127,31 @@ class Denoise:
         if obj.format == "wfdb":
             out.meta["comments"] = list(out.meta.get("comments", [])) + [f"biodae denoise: {models}"]
         return out, models + (f"; copied unchanged: {', '.join(rep['copied'])}" if rep.get("copied") else "")
+
+
+    def _image(self, obj: io.Image, denoise_image: Callable) -> tuple:
+        if self.save_noise and obj.format != "nifti":
+            raise InputError(f"--save-noise writes a NIfTI noise map; this input is {obj.format.upper()}",
+                             "use --save-noise with NIfTI inputs")
+        mask = None
+        if self.mask is not None:
+            m = io.read(self.mask)
+            if not isinstance(m, io.Image):
+                raise InputError(f"--mask {self.mask}: not an image", "pass a NIfTI mask on the scan's voxel grid")
+            mask = np.asarray(m.data) != 0
+        out, rep = denoise_image(obj, self.model, axis=self.axis, mask=mask, device=self.device,
+                                 threads=self.threads, progress=None)
+        detail = rep["model"] + (f", axis {rep['axis']}" if rep["axis"] is not None else "")
+        if rep["sigma_before"] is not None and rep["sigma_after"] is not None:
+            detail += f", noise sigma (est.) {rep['sigma_before']:.4g} -> {rep['sigma_after']:.4g}"
+        if mask is not None:
+            detail += f", inside the mask ({int(mask.sum())} voxels)"
+        extras = []
+        if self.save_noise:
+            noise = obj.replace(data=rep["noise"].astype(np.float32))
+            noise.meta["write_kwargs"] = {"dtype": "float32"}  # signed residual: never the input's integer type
+            extras.append((noise, "_noise"))
+        return out, detail, extras
 
 
 @dataclass(frozen=True)
@@ -465,7 +501,7 @@ def _write_all(items: list[tuple[Any, Path]], *, force: bool, write_kwargs: dict
     created: list[Path] = []
     try:
         for obj, path in items:
-            kwargs = write_kwargs if obj.format == "nifti" else {}
+            kwargs = {**write_kwargs, **obj.meta.get("write_kwargs", {})} if obj.format == "nifti" else {}
             fresh = not _visible(path, obj.format).exists()
             files = io.write(obj, path, force=force, **kwargs)
             written += files

@@ -13,17 +13,29 @@ from biodae.runtime import check_contract, load_model
 
 MODELS = sorted((Path(__file__).resolve().parents[1] / "models").glob("*.onnx"))
 SIGNAL = [p for p in MODELS if load_model(p).spatial_dims == 1]
+IMAGE = [p for p in MODELS if load_model(p).spatial_dims == 2]
 
 
 def test_models_are_shipped():
     names = {p.stem for p in MODELS}
-    assert {"ecg", "ecg-qtdb-bw", "eeg"} <= names, names
+    assert {"ecg", "ecg-qtdb-bw", "eeg", "mri", "xray"} <= names, names
     assert set(biodae.runtime.available_models()) == names  # found through the installed package
 
 
 @pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
 def test_contract(path):
     assert check_contract(path) == []
+
+
+@pytest.mark.parametrize("path", SIGNAL, ids=lambda p: p.stem)
+def test_normalisation_text_matches_the_graph(path):
+    """The words in biodae.normalisation describe the norm the graph really applies."""
+    import json
+
+    from biodae.nn.recipes import _NORM_TEXT
+
+    meta = load_model(path).metadata
+    assert meta["biodae.normalisation"] == _NORM_TEXT[json.loads(meta["biodae.config"])["norm"]]
 
 
 @pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
@@ -42,6 +54,30 @@ def test_any_length(path, length):
     x = np.random.default_rng(length).standard_normal((3, 1, length)).astype(np.float32)
     y = m.run(x)
     assert y.shape == x.shape and np.all(np.isfinite(y))
+
+
+@pytest.mark.parametrize("path", IMAGE, ids=lambda p: p.stem)
+@pytest.mark.parametrize("size", [(1, 1), (7, 13), (65, 130)])
+def test_any_size(path, size):
+    m = load_model(path)
+    x = np.random.default_rng(size[0]).random((2, 1, *size)).astype(np.float32)
+    y = m.run(x)
+    assert y.shape == x.shape and np.all(np.isfinite(y))
+
+
+@pytest.mark.parametrize("path", IMAGE, ids=lambda p: p.stem)
+def test_image_parity_with_torch(path):
+    torch = pytest.importorskip("torch")
+    from biodae.nn import torch_from_onnx
+
+    net = torch_from_onnx(path)
+    m = load_model(path)
+    for size in ((63, 97), (128, 129)):
+        x = np.random.default_rng(size[1]).random((2, 1, *size)).astype(np.float32)
+        with torch.no_grad():
+            ref = net(torch.from_numpy(x)).numpy()
+        err = np.abs(m.run(x) - ref).max() / np.abs(ref).max()
+        assert err <= 1e-4, f"{path.stem} at {size}: relative error {err:.2e}"
 
 
 @pytest.mark.parametrize("path", SIGNAL, ids=lambda p: p.stem)

@@ -28,6 +28,7 @@ from ._ecg import (
     patient_of,
     split_of,
 )
+from ._images import IMAGE_SOURCES, IMAGE_SPLITS, ImagePatchMixer, ImageSlice, load_image_slices
 from ._deepfilter import (
     DEEPFILTER_TEST_RECORDS,
     DeepFilterData,
@@ -37,6 +38,11 @@ from ._deepfilter import (
 )
 
 __all__ = [
+    "IMAGE_SOURCES",
+    "IMAGE_SPLITS",
+    "ImagePatchMixer",
+    "ImageSlice",
+    "load_image_slices",
     "EEG_ARTIFACT_KINDS",
     "EEG_EPOCH",
     "EEG_SAMPLING_RATE",

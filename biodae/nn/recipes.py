@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from ..runtime._images import DEFAULT_PERCENTILES
 
 __all__ = ["Recipe", "RECIPES", "get_recipe", "EpochSubset", "MixerSource", "train_recipe", "onnx_metadata"]
 
@@ -133,6 +134,19 @@ def _eeg_data(recipe: Recipe, data_dir):
                         snr_range=(-5.0, 5.0))
     return (MixerSource(train.window, recipe.windows_per_epoch, seed=recipe.seed),
             MixerSource(val.window, recipe.val_windows, seed=recipe.seed + 1, fixed=True))
+
+
+def _image_data(recipe: Recipe, data_dir):
+    from ..datasets import ImagePatchMixer, load_image_slices
+
+    o = recipe.options
+    kw = {k: tuple(o[k]) for k in ("sigma_range", "peak_range", "electronic_range") if k in o}
+    train = ImagePatchMixer(load_image_slices(recipe.modality, "train", data_dir=data_dir), noise=o["noise"],
+                            patch=recipe.train_window, source_weights=o.get("source_weights"), **kw)
+    val = ImagePatchMixer(load_image_slices(recipe.modality, "val", data_dir=data_dir), noise=o["noise"],
+                          patch=min(recipe.train_window, o.get("val_patch", recipe.train_window)), **kw)
+    return (MixerSource(train, recipe.windows_per_epoch, seed=recipe.seed),
+            MixerSource(val, recipe.val_windows, seed=recipe.seed + 1, fixed=True))
 
 
 _DATA: dict[str, Callable[[Recipe, Any], tuple[Any, Any]]] = {}
@@ -278,6 +292,94 @@ _add(
 )
 
 
+_IMAGE_LICENCE = ("model weights: CC-BY-4.0; trained on the MNI ICBM152 2009a template (c) McConnell Brain Imaging "
+                  "Centre, permissive licence), pydicom-data (MIT, NEMA WG04 samples) and DIPY data (BSD-3); "
+                  "code: BSD-3-Clause")
+_MRI_DATA = ("MRI, split by volume: train = MNI152 2009a T1 template (slices along all three axes, every 3rd), "
+             "MR shoulder MR2_UNCR, Siemens MR (pydicom-data), DIPY S0_10slices b0; val = DIPY aniso_vox; "
+             "test (never trained on) = scikit-image brain.tiff (10 real head slices) and DIPY t1_coronal_slice. "
+             "64x64 patches (large images also zoomed out 2x/4x), flips, 90-degree rotations, gain 0.8-1.2")
+_MRI_NOISE = ("Rician |x + n1 + i n2|, sigma uniform in 0.5-14 % of the 99.5th intensity percentile (about the "
+              "foreground maximum), noise-free in 8 % of patches; blind (no noise level input)")
+_IMG_TILE = {"train_window": 64, "inference_window": 512, "inference_overlap": 64, "units": "",
+             "sampling_rate": 0.0, "batch_size": 32, "lr": 1e-3, "patience": 4, "loss": "mse",
+             "val_windows": 1024}
+
+_add(
+    Recipe(
+        name="mri",
+        modality="mri",
+        model="resunet2d",
+        model_config={"widths": [16, 24, 32, 48], "norm": "none"},
+        epochs=24,
+        windows_per_epoch=8000,
+        description="Blind Rician denoiser for magnitude MR images, applied slice by slice.",
+        training_data=_MRI_DATA,
+        noise_model=_MRI_NOISE,
+        intended_use=("Research and offline review: reducing Rician noise in magnitude MR volumes (T1/T2/b0-like "
+                      "contrast), 1-12 % noise, before visual review or downstream analysis."),
+        limits=("Not a diagnostic device. Trained on very few sources (one template volume and a handful of real "
+                "images): expect weaker results on unusual contrasts, very low resolution, parallel-imaging noise "
+                "(spatially varying, non-central chi) and phase/complex data. Fine texture at the noise level is "
+                "smoothed like any denoiser does; always compare with the input."),
+        licence=_IMAGE_LICENCE,
+        options={"noise": "rician", "sigma_range": [0.005, 0.14], "val_patch": 48,
+                 "source_weights": {"mri/nilearn-mni152/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz": 2.0}},
+        **_IMG_TILE,
+    ),
+    _image_data,
+)
+_add(
+    Recipe(
+        name="dncnn-mri",
+        modality="mri",
+        model="dncnn2d_small",
+        model_config={"norm": "none"},
+        epochs=5,
+        windows_per_epoch=4000,
+        description="Reference: DnCNN (Zhang et al. 2017), 10 layers x 32 channels, same data and noise as 'mri'.",
+        training_data=_MRI_DATA,
+        noise_model=_MRI_NOISE,
+        intended_use="Benchmark reference only (not shipped).",
+        limits="As mri; trained for fewer steps (CPU budget).",
+        licence=_IMAGE_LICENCE,
+        options={"noise": "rician", "sigma_range": [0.005, 0.14], "val_patch": 48,
+                 "source_weights": {"mri/nilearn-mni152/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz": 2.0}},
+        **_IMG_TILE,
+    ),
+    _image_data,
+)
+_add(
+    Recipe(
+        name="xray",
+        modality="xray",
+        model="resunet2d",
+        model_config={"widths": [16, 24, 32, 48], "norm": "none"},
+        epochs=10,
+        windows_per_epoch=8000,
+        description="Blind Poisson-Gaussian denoiser for radiographs (CR/DX) and CT slices.",
+        training_data=("Split by image: train = chest radiograph RG1_J2KI and head CT 693_UNCR (pydicom-data) plus "
+                       "the MRI training slices for more anatomy; val = CT_small; test (never trained on) = "
+                       "tibia/ankle radiograph RG3_J2KR. 64x64 patches (large images also zoomed out 2x/4x), flips, "
+                       "90-degree rotations, gain 0.8-1.2"),
+        noise_model=("Poisson-Gaussian on the intensity scaled to [0, 1] by its 0.5/99.5th percentiles: "
+                     "Poisson(peak x)/peak + N(0, (se/peak)^2), peak log-uniform 30-10000 counts, se uniform "
+                     "0-4 counts; noise-free in 8 % of patches; blind"),
+        intended_use=("Research: reducing quantum and electronic noise in low-dose radiographs and CT slices "
+                      "(as stored, i.e. after the vendor's processing)."),
+        limits=("Not a diagnostic device. Trained on TWO real X-ray/CT images plus MRI slices: a proof of the "
+                "pipeline, not a validated radiography denoiser. The noise model is applied to processed "
+                "(log-domain, windowed) pixel values, not raw detector counts. Does not remove streaks, scatter or "
+                "structured (grid) noise."),
+        licence=_IMAGE_LICENCE,
+        options={"noise": "poisson_gaussian", "peak_range": [30.0, 10000.0], "electronic_range": [0.0, 4.0],
+                 "source_weights": {"xray/dicom/RG1_J2KI.dcm": 3.0, "xray/dicom/693_UNCR.dcm": 2.0}},
+        **_IMG_TILE,
+    ),
+    _image_data,
+)
+
+
 def get_recipe(name: str) -> Recipe:
     try:
         return RECIPES[name]
@@ -309,6 +411,20 @@ def onnx_metadata(recipe: Recipe, *, command: str, metrics: dict[str, Any] | Non
         "biodae.licence": recipe.licence,
         "biodae.training_command": command,
     }
+    if not spatial:
+        meta["biodae.units"] = "any (intensities are scaled by percentiles, see biodae.normalisation)"
+        meta["biodae.input"] = ("input: float32 [batch, 1, height, width], any height and width (padded and cropped "
+                                "inside the graph), intensities scaled as biodae.normalisation says")
+        meta["biodae.output"] = "output: float32 [batch, 1, height, width], denoised, same scaling as the input"
+        meta["biodae.percentiles"] = ",".join(f"{p:g}" for p in DEFAULT_PERCENTILES)
+        meta["biodae.normalisation"] = (
+            "by the caller: x' = (x - lo) / (hi - lo) with lo, hi the biodae.percentiles percentiles (linear "
+            "interpolation) of the whole 2D image or 3D volume (each volume of a 4D series); the output y' is mapped "
+            "back y = y' (hi - lo) + lo and clipped to the input's [min, max]. Volumes are denoised slice by slice "
+            "along the axis with the coarsest voxel size")
+        meta["biodae.tile"] = str(recipe.inference_window)
+        meta["biodae.window"] = str(recipe.inference_window)
+        meta["biodae.pixel_spacing"] = "any (trained on 0.2-2 mm pixels; slices are not resampled)"
     if metrics:
         meta["biodae.metrics"] = json.dumps(metrics, sort_keys=True)
     return meta

@@ -13,7 +13,8 @@ import numpy as np
 
 from .._errors import BiodaeError, InputError
 from ._session import SessionRunner, create_session
-from ._windows import overlap_add_1d
+from ._images import DEFAULT_PERCENTILES, intensity_range
+from ._windows import overlap_add_1d, tile_2d
 
 __all__ = ["Model", "load_model", "available_models", "resample", "unit_factor"]
 
@@ -90,6 +91,9 @@ class Model:
         self.overlap = int(meta.get("biodae.overlap", "0") or 0)
         self.input_name = self.session.get_inputs()[0].name
         self.spatial_dims = len(self.session.get_inputs()[0].shape) - 2
+        pct = meta.get("biodae.percentiles", "")
+        self.percentiles = tuple(float(v) for v in pct.split(",")) if pct else DEFAULT_PERCENTILES
+        self.tile = int(meta.get("biodae.tile", "0") or 0)
 
     def __repr__(self) -> str:
         return f"Model({self.name!r} {self.version}, {self.modality}, fs={self.sampling_rate}, units={self.units})"
@@ -145,6 +149,81 @@ class Model:
         if back.size < n:  # rational resampling can lose a sample at the end
             back = np.pad(back, (0, n - back.size), mode="edge")
         return back[:n] / scale
+
+
+    def _check_image_model(self) -> None:
+        if self.spatial_dims != 2:
+            raise InputError(
+                f"model {self.name!r} is a {self.modality.upper() or '1D'} signal model and cannot denoise images",
+                "use an image model (mri, xray) or leave --model out to pick one from the file",
+            )
+
+    def denoise_image(
+        self, x: np.ndarray, *, axis: int | None = None, mask: np.ndarray | None = None,
+        batch_size: int = 8, progress: Any = None,
+    ) -> np.ndarray:
+        """Denoise a 2D image, a 3D volume slice by slice, or a 4D series volume by volume.
+
+        Intensities are scaled by the model's percentiles of the whole image (or of each
+        3D volume) to ``[0, 1]``, run through the graph in batches of slices (tiles of
+        ``biodae.tile`` pixels blended without seams for larger slices), scaled back and
+        clipped to the input's range (``docs/onnx.md``).
+
+        Parameters
+        ----------
+        x : ndarray, shape (h, w), (x, y, z) or (x, y, z, t)
+        axis : int, optional
+            Slicing axis of a volume (0, 1 or 2); required for 3D and 4D input.
+        mask : ndarray of bool, optional
+            Shape of ``x`` (or of one 3D volume of a 4D series): denoise inside, copy outside.
+        batch_size : int
+            Slices (or tiles) per graph call.
+        progress : callable, optional
+            Called with the number of slices just finished.
+
+        Returns
+        -------
+        ndarray of float32, the shape of ``x``
+        """
+        self._check_image_model()
+        x = np.asarray(x)
+        if x.ndim not in (2, 3, 4):
+            raise InputError(f"expected a 2D image, a 3D volume or a 4D series, got shape {x.shape}")
+        if x.ndim == 4:
+            if mask is not None and mask.shape == x.shape[:3]:
+                mask = np.broadcast_to(mask[..., None], x.shape)
+            vols = [self.denoise_image(x[..., t], axis=axis, batch_size=batch_size, progress=progress,
+                                       mask=None if mask is None else mask[..., t]) for t in range(x.shape[3])]
+            return np.stack(vols, axis=3)
+        if mask is not None and mask.shape != x.shape:
+            raise InputError(f"mask shape {mask.shape} differs from the image shape {x.shape}",
+                             "pass a mask on the same voxel grid as the image")
+        if x.ndim == 3 and axis is None:
+            raise ValueError("axis is required to denoise a 3D volume")
+        lo, hi = intensity_range(x, self.percentiles)
+        scale = hi - lo
+        xf = (x.astype(np.float32) - np.float32(lo)) / np.float32(scale)
+        slices = xf[None] if x.ndim == 2 else np.moveaxis(xf, axis, 0)
+        out = np.empty_like(slices)
+        n, h, w = slices.shape
+        tile = self.tile or max(h, w)
+        if h <= tile and w <= tile:
+            for b in range(0, n, batch_size):
+                out[b : b + batch_size] = self.run(slices[b : b + batch_size, None])[:, 0]
+                if progress is not None:
+                    progress(min(batch_size, n - b))
+        else:
+            overlap = min(self.overlap, tile - 1)
+            for i in range(n):
+                out[i] = tile_2d(self.run, slices[i], tile=tile, overlap=overlap, batch_size=batch_size)
+                if progress is not None:
+                    progress(1)
+        y = out[0] if x.ndim == 2 else np.moveaxis(out, 0, axis)
+        y = y * np.float32(scale) + np.float32(lo)
+        y = np.clip(y, np.float32(np.nanmin(x)), np.float32(np.nanmax(x)))
+        if mask is not None:
+            y = np.where(mask, y, x.astype(np.float32))
+        return y.astype(np.float32, copy=False)
 
 
 def load_model(model: str | os.PathLike | Model, *, device: str = "cpu", threads: int | None = None) -> Model:

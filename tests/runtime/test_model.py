@@ -141,10 +141,11 @@ def test_cli_denoise_gpu_request_fails_loudly(capsys, test_data, ecg_model, tmp_
     assert code == 2 and "CUDAExecutionProvider" in err and err.count("\n") == 1
 
 
-def test_cli_denoise_image_not_yet_supported_is_clear(capsys, test_data, tmp_path):
-    code = main(["denoise", str(test_data / "images" / "CT_small.dcm"), "--out-dir", str(tmp_path)])
+def test_cli_denoise_image_model_on_a_record_is_refused_clearly(capsys, test_data, tmp_path):
+    code = main(["denoise", str(test_data / "signals" / "sel100_10s"), "--model", "mri", "--out-dir", str(tmp_path)])
     err = capsys.readouterr().err
-    assert code == 2 and "image denoising models are not shipped yet" in err
+    assert code == 2 and "image model" in err and err.count("\n") == 1
+    assert not any(tmp_path.iterdir())
 
 
 def test_contract_flags_missing_metadata_and_machine_paths(tmp_path):

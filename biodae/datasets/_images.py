@@ -1,0 +1,210 @@
+"""MRI and X-ray/CT training and test images from ``BIODAE_DATA``, split by volume or image.
+
+The data are few (``../shared/data/README.md``): one MNI152 template volume, a handful
+of real MR slices and volumes, two radiographs and two CT slices. Every source belongs
+to exactly one split, never split by patch or slice. Images are scaled to ``[0, 1]``
+by the same percentiles the shipped models use at inference
+(:func:`biodae.runtime.intensity_range` over the whole image or volume).
+
+MRI
+    train: MNI152 2009a T1 (slices along all three axes), MR shoulder ``MR2_UNCR``,
+    Siemens MR ``MR-SIEMENS-DICOM-WithOverlays``, DIPY ``S0_10slices`` (b0);
+    val: DIPY ``aniso_vox`` (4 × 4 × 5 mm); test: scikit-image ``brain.tiff``
+    (10 real head slices, another subject and scanner) and DIPY ``t1_coronal_slice``.
+X-ray / CT
+    train: chest radiograph ``RG1_J2KI``, head CT ``693_UNCR`` and the MRI training
+    slices (more anatomy, rescaled); val: CT ``CT_small``; test: tibia/ankle radiograph
+    ``RG3_J2KR`` (``RG3_J2KI`` is the same image and is never used).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .._errors import InputError
+from ._paths import data_root
+
+__all__ = ["IMAGE_SPLITS", "ImageSlice", "load_image_slices", "ImagePatchMixer", "IMAGE_SOURCES"]
+
+IMAGE_SPLITS = ("train", "val", "test")
+
+#: (modality, split) -> relative paths under BIODAE_DATA
+IMAGE_SOURCES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("mri", "train"): (
+        "mri/nilearn-mni152/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz",
+        "mri/dicom/MR2_UNCR.dcm",
+        "mri/dicom/MR-SIEMENS-DICOM-WithOverlays.dcm",
+        "mri/dipy/S0_10slices.nii.gz",
+    ),
+    ("mri", "val"): ("mri/dipy/aniso_vox.nii.gz",),
+    ("mri", "test"): ("mri/skimage/brain.tiff", "mri/dipy/t1_coronal_slice.npy"),
+    ("xray", "train"): ("xray/dicom/RG1_J2KI.dcm", "xray/dicom/693_UNCR.dcm"),
+    ("xray", "val"): ("xray/dicom/CT_small.dcm",),
+    ("xray", "test"): ("xray/dicom/RG3_J2KR.dcm",),
+}
+
+
+@dataclass
+class ImageSlice:
+    """One 2D slice scaled to ``[0, 1]`` (float32) and where it came from."""
+
+    image: np.ndarray
+    source: str
+    index: int
+    axis: int | None
+    scale: tuple[float, float]  # (lo, hi) of the whole image or volume, in file units
+
+
+def _read(path: Path) -> tuple[np.ndarray, tuple[float, ...]]:
+    if path.suffix == ".npy":
+        a = np.load(path)
+        return np.asarray(a, dtype=np.float32), (1.0,) * a.ndim
+    from .. import io
+
+    im = io.read(path)
+    data = np.asarray(im.data, dtype=np.float32)
+    if im.format == "nifti" and data.ndim == 4:
+        data = data[..., 0]
+    return data, tuple(im.spacing)
+
+
+def _slices_of(rel: str, data: np.ndarray, spacing, *, step: int, min_foreground: float) -> list[ImageSlice]:
+    from ..runtime._images import intensity_range
+
+    lo, hi = intensity_range(data)
+    x = (data - np.float32(lo)) / np.float32(hi - lo)
+    if x.ndim == 2:
+        return [ImageSlice(x, rel, 0, None, (lo, hi))]
+    if rel.endswith((".tiff", ".tif", ".dcm")):  # frames, rows, cols: slices along the frames only
+        axes = [0]
+    else:
+        axes = [0, 1, 2] if min(x.shape) >= 32 else [int(np.argmin(x.shape))]
+    out = []
+    for a in axes:
+        planes = np.moveaxis(x, a, 0)
+        for i in range(0, planes.shape[0], step if len(axes) > 1 else 1):
+            s = np.ascontiguousarray(planes[i])
+            if min(s.shape) < 16 or np.mean(s > 0.1) < min_foreground:
+                continue
+            out.append(ImageSlice(s, rel, i, a, (lo, hi)))
+    return out
+
+
+def load_image_slices(
+    modality: str, split: str, *, data_dir: str | os.PathLike | None = None, step: int = 3,
+    min_foreground: float = 0.05,
+) -> list[ImageSlice]:
+    """The scaled 2D slices of one split.
+
+    Parameters
+    ----------
+    modality : {"mri", "xray"}
+    split : {"train", "val", "test"}
+    data_dir : path, optional
+        ``BIODAE_DATA`` by default.
+    step : int, default 3
+        Keep every ``step``-th slice of volumes sliced along all three axes.
+    min_foreground : float
+        Drop slices with less than this fraction of pixels above 0.1 (mostly air).
+    """
+    if (modality, split) not in IMAGE_SOURCES:
+        raise InputError(f"no image split {modality!r}/{split!r}",
+                         f"modality mri or xray, split one of {', '.join(IMAGE_SPLITS)}")
+    root = data_root(data_dir, "", "the mri/ and xray/ folders")
+    rels = list(IMAGE_SOURCES[modality, split])
+    if modality == "xray" and split == "train":
+        rels += list(IMAGE_SOURCES["mri", "train"])
+    out: list[ImageSlice] = []
+    for rel in rels:
+        path = root / rel
+        if not path.exists():
+            raise InputError(f"{path}: missing", "BIODAE_DATA must name the shared data folder (../shared/data)")
+        data, spacing = _read(path)
+        out.extend(_slices_of(rel, data, spacing, step=step, min_foreground=min_foreground))
+    return out
+
+
+class ImagePatchMixer:
+    """Noisy/clean patch pairs from scaled slices, for training and validation.
+
+    Each call draws a slice (weighted by its foreground area), a ``patch × patch``
+    crop (centred on a random foreground pixel, or anywhere with probability 0.2, so
+    background is learnt too; large images also zoomed out by 2 or 4), per-source
+    weights ``source_weights`` (by relative path, default 1), a random flip/rotation by 90° and intensity gain in
+    ``gain_range``, then noise:
+
+    ``"rician"``
+        ``|x + n1 + i·n2|`` with σ uniform in ``sigma_range`` (fractions of the scaled
+        intensity 1, i.e. of the 99.5th percentile), and exactly 0 with probability
+        ``clean_fraction`` so the model learns to leave clean images alone.
+    ``"poisson_gaussian"``
+        ``Poisson(peak·x)/peak + N(0, (σe/peak)²)`` with ``peak`` (photon count at
+        intensity 1) log-uniform in ``peak_range`` and electronic σe (in counts) uniform
+        in ``electronic_range``; noise-free with probability ``clean_fraction``.
+    """
+
+    def __init__(
+        self, slices: list[ImageSlice], *, noise: str, patch: int = 64,
+        sigma_range: tuple[float, float] = (0.005, 0.14),
+        peak_range: tuple[float, float] = (30.0, 10000.0),
+        electronic_range: tuple[float, float] = (0.0, 4.0),
+        gain_range: tuple[float, float] = (0.8, 1.2),
+        clean_fraction: float = 0.08,
+        background_fraction: float = 0.2,
+        source_weights: dict[str, float] | None = None,
+    ) -> None:
+        if noise not in ("rician", "poisson_gaussian"):
+            raise ValueError(f"noise must be 'rician' or 'poisson_gaussian', got {noise!r}")
+        self.slices = [s for s in slices if min(s.image.shape) >= patch]
+        if not self.slices:
+            raise InputError(f"no slice is at least {patch} pixels on each side")
+        self.noise, self.patch = noise, int(patch)
+        self.sigma_range, self.peak_range, self.electronic_range = sigma_range, peak_range, electronic_range
+        self.gain_range, self.clean_fraction, self.background_fraction = gain_range, clean_fraction, background_fraction
+        fg = [np.flatnonzero(s.image.reshape(-1) > 0.1) for s in self.slices]
+        self._fg = fg
+        # each source gets its weight (default 1), shared by its slices in proportion to
+        # the square root of their foreground area
+        area = np.array([max(f.size, 1) for f in fg], dtype=np.float64) ** 0.5
+        src = [s.source for s in self.slices]
+        w = np.empty(len(src))
+        for name in set(src):
+            idx = [i for i, n in enumerate(src) if n == name]
+            w[idx] = (source_weights or {}).get(name, 1.0) * area[idx] / area[idx].sum()
+        self._p = w / w.sum()
+
+    def __call__(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        k = int(rng.choice(len(self.slices), p=self._p))
+        img = self.slices[k].image
+        h, w = img.shape
+        # large images (radiographs, 1024² MR) are also seen zoomed out by 2 or 4 (area average)
+        zooms = [f for f in (1, 2, 4) if f * self.patch <= min(h, w) and (f == 1 or min(h, w) >= 400)]
+        f = zooms[int(rng.integers(len(zooms)))]
+        p = self.patch * f
+        if rng.random() < self.background_fraction or self._fg[k].size == 0:
+            y0, x0 = int(rng.integers(0, h - p + 1)), int(rng.integers(0, w - p + 1))
+        else:
+            cy, cx = divmod(int(self._fg[k][rng.integers(self._fg[k].size)]), w)
+            y0 = int(np.clip(cy - p // 2, 0, h - p))
+            x0 = int(np.clip(cx - p // 2, 0, w - p))
+        clean = img[y0 : y0 + p, x0 : x0 + p]
+        if f > 1:
+            clean = clean.reshape(self.patch, f, self.patch, f).mean(axis=(1, 3))
+        clean = np.rot90(clean, int(rng.integers(4)))
+        if rng.random() < 0.5:
+            clean = clean[:, ::-1]
+        clean = np.clip(clean.astype(np.float64), 0.0, None) * rng.uniform(*self.gain_range)
+        if rng.random() < self.clean_fraction:
+            noisy = clean.copy()
+        elif self.noise == "rician":
+            s = rng.uniform(*self.sigma_range)
+            noisy = np.hypot(clean + s * rng.standard_normal(clean.shape), s * rng.standard_normal(clean.shape))
+        else:
+            peak = float(np.exp(rng.uniform(np.log(self.peak_range[0]), np.log(self.peak_range[1]))))
+            se = rng.uniform(*self.electronic_range)
+            noisy = (rng.poisson(clean * peak) + se * rng.standard_normal(clean.shape)) / peak
+        return noisy.astype(np.float32), np.ascontiguousarray(clean, dtype=np.float32)

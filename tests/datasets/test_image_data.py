@@ -1,0 +1,65 @@
+"""MRI and X-ray training data: split by volume/image, patches and noise reproducible."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from biodae.datasets import IMAGE_SOURCES, ImagePatchMixer, load_image_slices
+
+
+def test_sources_are_split_by_file_never_shared():
+    for modality in ("mri", "xray"):
+        seen: dict[str, str] = {}
+        for split in ("train", "val", "test"):
+            for rel in IMAGE_SOURCES[modality, split]:
+                assert rel not in seen, f"{rel} is in {seen[rel]} and {split}"
+                seen[rel] = split
+    # the X-ray test radiograph's lossy twin is in no split
+    every = {r for v in IMAGE_SOURCES.values() for r in v}
+    assert "xray/dicom/RG3_J2KI.dcm" not in every
+    # nothing the MRI model is tested on is in any training set
+    train = set(IMAGE_SOURCES["mri", "train"]) | set(IMAGE_SOURCES["xray", "train"])
+    assert not train & (set(IMAGE_SOURCES["mri", "test"]) | set(IMAGE_SOURCES["xray", "test"]))
+
+
+@pytest.mark.data
+def test_slices_are_scaled_and_come_from_their_split(biodae_data):
+    test = load_image_slices("mri", "test", data_dir=biodae_data)
+    assert {s.source for s in test} == set(IMAGE_SOURCES["mri", "test"])
+    for s in test:
+        assert s.image.dtype == np.float32 and s.image.ndim == 2
+        assert 0.0 <= np.percentile(s.image, 50) and np.percentile(s.image, 99) <= 1.1
+    train = load_image_slices("mri", "train", data_dir=biodae_data)
+    axes = {s.axis for s in train if "mni152" in s.source}
+    assert axes == {0, 1, 2}  # slices along all three axes of the template
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("noise", ["rician", "poisson_gaussian"])
+def test_patch_mixer_is_reproducible_and_noisy(biodae_data, noise):
+    slices = load_image_slices("mri", "val", data_dir=biodae_data)
+    mixer = ImagePatchMixer(slices, noise=noise, patch=32, clean_fraction=0.0)
+    a = mixer(np.random.default_rng(7))
+    b = mixer(np.random.default_rng(7))
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert a[0].shape == a[1].shape == (32, 32)
+    diffs = [np.abs(n - c).mean() for n, c in (mixer(np.random.default_rng(i)) for i in range(20))]
+    assert min(diffs) > 0  # every patch noisy when clean_fraction is 0
+    if noise == "rician":
+        assert all((mixer(np.random.default_rng(i))[0] >= 0).all() for i in range(5))  # magnitudes
+
+
+def test_patch_mixer_clean_fraction_and_small_images():
+    from biodae.datasets import ImageSlice
+
+    img = np.random.default_rng(0).random((40, 40)).astype(np.float32)
+    s = ImageSlice(img, "x", 0, None, (0.0, 1.0))
+    mixer = ImagePatchMixer([s], noise="rician", patch=32, clean_fraction=1.0)
+    n, c = mixer(np.random.default_rng(1))
+    np.testing.assert_array_equal(n, c)
+    with pytest.raises(Exception, match="at least 64"):
+        ImagePatchMixer([s], noise="rician", patch=64)
+    with pytest.raises(ValueError, match="noise must be"):
+        ImagePatchMixer([s], noise="gaussian", patch=32)

@@ -1,0 +1,127 @@
+"""2D image models at run time: intensity scaling, slicing plane, tiles, masks, 4D, refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from biodae._errors import InputError
+from biodae.noise import rician
+from biodae.runtime import foreground_mask, intensity_range, load_model, slice_axis
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+@pytest.fixture(scope="module")
+def mri():
+    return load_model("mri")
+
+
+def _phantom(shape=(96, 80), seed=0):
+    """A smooth 'head': an ellipse with a brighter inner ellipse, intensities 0..1000."""
+    h, w = shape
+    yy, xx = np.mgrid[:h, :w]
+    r = ((yy - h / 2) / (0.4 * h)) ** 2 + ((xx - w / 2) / (0.4 * w)) ** 2
+    img = np.where(r < 1, 600.0, 0.0) + np.where(r < 0.3, 400.0, 0.0)
+    return img.astype(np.float32)
+
+
+def test_intensity_range_is_the_percentiles():
+    x = np.arange(1001, dtype=np.float32)
+    assert intensity_range(x, (0.5, 99.5)) == pytest.approx((5.0, 995.0))
+    assert intensity_range(np.full(10, 3.0)) == (3.0, 4.0)  # constant: hi = lo + 1
+    with pytest.raises(InputError, match="no finite value"):
+        intensity_range(np.full(4, np.nan))
+
+
+def test_intensity_range_subsamples_large_volumes_with_a_fixed_stride():
+    x = np.random.default_rng(0).random(4_000_001).astype(np.float32)
+    lo, hi = intensity_range(x)
+    ref = np.percentile(x[::3].astype(np.float64), [0.5, 99.5])  # ceil(4000001 / 2e6) = 3
+    assert (lo, hi) == pytest.approx(tuple(ref), abs=0)
+
+
+@pytest.mark.parametrize("spacing, axis", [((1, 1, 1), 2), ((1, 1, 3), 2), ((4, 1, 1), 0), ((1, 2.2, 2), 1),
+                                           ((2, 2, 2.2, 2000), 2)])
+def test_slice_axis_is_the_coarsest(spacing, axis):
+    assert slice_axis(spacing, (10, 10, 10)) == axis
+
+
+def test_foreground_mask_finds_the_object():
+    img = _phantom()
+    m = foreground_mask(img)
+    assert m[48, 40] and not m[0, 0]
+    assert 0.3 < m.mean() < 0.7
+
+
+def test_signal_model_refuses_an_image():
+    ecg = load_model("ecg")
+    with pytest.raises(InputError, match="signal model"):
+        ecg.denoise_image(np.zeros((32, 32), np.float32))
+
+
+def test_image_model_refuses_a_signal(mri):
+    with pytest.raises(InputError, match="image model"):
+        mri.denoise_signal(np.zeros(100), sampling_rate=360.0)
+
+
+def test_output_keeps_shape_dtype_and_range(mri):
+    img = rician(_phantom(), 30.0, rng=1)
+    out = mri.denoise_image(img)
+    assert out.shape == img.shape and out.dtype == np.float32
+    assert out.min() >= img.min() and out.max() <= img.max()
+    clean = _phantom()
+    assert np.abs(out - clean).mean() < 0.6 * np.abs(img - clean).mean()  # it does denoise
+
+
+def test_scaling_is_equivariant(mri):
+    """Scaled intensities (another scanner's unit) give the same output, scaled."""
+    img = _phantom() + np.random.default_rng(2).normal(0, 25, (96, 80)).astype(np.float32)
+    a = mri.denoise_image(img)
+    b = mri.denoise_image(img * 7.5 + 100)
+    np.testing.assert_allclose(b, a * 7.5 + 100, rtol=1e-4, atol=1e-2 * 7.5)
+
+
+def test_volume_slices_along_the_axis_and_4d_per_volume(mri):
+    vol = np.stack([_phantom((48, 40)) * (1 + 0.1 * k) for k in range(6)], axis=2)
+    vol += np.random.default_rng(3).normal(0, 20, vol.shape).astype(np.float32)
+    out2 = mri.denoise_image(vol, axis=2)
+    ref = np.stack([mri.denoise_image(vol[:, :, k]) for k in range(6)], axis=2)
+    # the same slices, scaled by the volume's percentiles instead of each slice's: close, not equal
+    assert np.abs(out2 - ref).mean() < 0.02 * vol.max()
+    series = np.stack([vol, vol * 2], axis=3)
+    out4 = mri.denoise_image(series, axis=2)
+    np.testing.assert_allclose(out4[..., 0], out2, rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(out4[..., 1], 2 * out2, rtol=1e-4, atol=1e-2)
+    with pytest.raises(ValueError, match="axis"):
+        mri.denoise_image(vol)
+
+
+def test_mask_copies_outside(mri):
+    img = _phantom() + np.random.default_rng(4).normal(0, 30, (96, 80)).astype(np.float32)
+    mask = np.zeros(img.shape, bool)
+    mask[20:70, 10:50] = True
+    out = mri.denoise_image(img, mask=mask)
+    np.testing.assert_array_equal(out[~mask], img[~mask])
+    assert not np.allclose(out[mask], img[mask])
+    with pytest.raises(InputError, match="mask shape"):
+        mri.denoise_image(img, mask=mask[:10])
+
+
+def test_tiles_blend_without_seams(mri):
+    """A slice larger than a tile, tiled, against the same slice in one piece."""
+    rng = np.random.default_rng(5)
+    big = np.kron(_phantom((90, 90)), np.ones((8, 8), np.float32))[:700, :650]
+    noisy = big + rng.normal(0, 30, big.shape).astype(np.float32)
+    assert max(noisy.shape) > mri.tile  # 512: tiled
+    tiled = mri.denoise_image(noisy)
+    whole_model = load_model("mri")
+    whole_model.tile = 4096
+    whole = whole_model.denoise_image(noisy)
+    diff = np.abs(tiled - whole)
+    assert diff.mean() < 0.002 * big.max()
+    # no seam: the difference along the tile boundaries is not larger than elsewhere
+    seam_cols = diff[:, 440:520].mean()
+    assert seam_cols < 5 * diff.mean() + 1e-3 * big.max()
