@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# X-ray: Poisson–Gaussian noise on a held-out radiograph",
         "",
-        f"`BIODAE_DATA=../shared/data python benchmarks/xray_bench.py` ({time.strftime('%Y-%m-%d')}). Test image "
+        f"`BIODAE_DATA=../shared/data python benchmarks/xray_bench.py {' '.join(argv if argv is not None else sys.argv[1:])}`"
+        f" ({time.strftime('%Y-%m-%d')}). Test image "
         f"(never trained on): `RG3_J2KR` tibia/ankle radiograph {clean.shape[0]}x{clean.shape[1]}, 10-bit, scaled to "
         "[0, 1] by its 0.5/99.5th percentiles. Noise Poisson(peak x)/peak + N(0, (2/peak)^2) at peak 1000 / 300 / 100 "
         "counts; PSNR and SSIM over the whole image with data_range 1. Filters tuned per dose on validation images "

@@ -96,8 +96,8 @@ def test_png_and_tiff_default_to_xray_and_keep_their_format(capsys, tmp_path, te
         code, out, err = run(capsys, "denoise", src, "--out-dir", tmp_path)
         assert code == 0, err
         assert "xray 1.0.0" in out
-        a, b = PILImage.open(src), PILImage.open(tmp_path / name)
-        assert a.mode == b.mode and a.size == b.size and getattr(b, "n_frames", 1) == getattr(a, "n_frames", 1)
+        with PILImage.open(src) as a, PILImage.open(tmp_path / name) as b:
+            assert a.mode == b.mode and a.size == b.size and getattr(b, "n_frames", 1) == getattr(a, "n_frames", 1)
     code, out, err = run(capsys, "denoise", test_data / "images" / "brain_slice16.png", "--out-dir", tmp_path / "m",
                          "--model", "mri")
     assert code == 0 and "mri 1.0.0" in out

@@ -211,3 +211,18 @@ def test_snr_loss_known_values():
     assert abs(LOSSES["snr"](pred, y).item() - (-20.0)) < 1e-4
     pred2 = torch.cat([y[:1] + 0.1, y[1:] + 1.0])  # -20 dB and 0 dB -> mean -10 dB
     assert abs(LOSSES["snr"](pred2, y).item() - (-10.0)) < 1e-4
+
+
+def test_log_mse_loss_counts_every_patch_in_decibels():
+    import torch
+
+    from biodae.nn.train import LOSSES
+
+    y = torch.zeros(2, 1, 8, 8)
+    pred = torch.cat([y[:1] + 0.1, y[1:] + 0.001])  # mse 1e-2 and 1e-6
+    expected = (10 * np.log10(1e-2 + 1e-5) + 10 * np.log10(1e-6 + 1e-5)) / 2
+    assert abs(LOSSES["log_mse"](pred, y).item() - expected) < 1e-3
+    # halving the error of the faint patch lowers the loss as much as halving the loud one's
+    a = LOSSES["log_mse"](torch.cat([y[:1] + 0.05, y[1:] + 0.001]), y).item()
+    b = LOSSES["log_mse"](torch.cat([y[:1] + 0.1, y[1:] + 0.0005]), y).item()
+    assert a < LOSSES["log_mse"](pred, y).item() and b < LOSSES["log_mse"](pred, y).item()
