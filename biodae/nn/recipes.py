@@ -301,6 +301,12 @@ _MRI_DATA = ("MRI, split by volume: train = MNI152 2009a T1 template (slices alo
              "64x64 patches (large images also zoomed out 2x/4x), flips, 90-degree rotations, gain 0.8-1.2")
 _MRI_NOISE = ("Rician |x + n1 + i n2|, sigma uniform in 0.5-14 % of the 99.5th intensity percentile (about the "
               "foreground maximum), noise-free in 8 % of patches; blind (no noise level input)")
+def _mri_options() -> dict[str, Any]:
+    """Noise and sampling of the MRI recipes (``mri`` and its DnCNN reference share them)."""
+    return {"noise": "rician", "sigma_range": [0.005, 0.14], "val_patch": 48,
+            "source_weights": {"mri/nilearn-mni152/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz": 2.0}}
+
+
 _IMG_TILE = {"train_window": 64, "inference_window": 512, "inference_overlap": 64, "units": "",
              "sampling_rate": 0.0, "batch_size": 32, "lr": 1e-3, "patience": 4,
              "val_windows": 1024}
@@ -329,8 +335,7 @@ _add(
                 "smoothed like any denoiser does; always compare with the input. At 3 % Rician noise a tuned "
                 "wavelet filter comes within 1.6 dB of it (docs/benchmarks/mri.md)."),
         licence=_IMAGE_LICENCE,
-        options={"noise": "rician", "sigma_range": [0.005, 0.14], "val_patch": 48,
-                 "source_weights": {"mri/nilearn-mni152/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz": 2.0}},
+        options=_mri_options(),
         **_IMG_TILE,
     ),
     _image_data,
@@ -350,8 +355,7 @@ _add(
         intended_use="Benchmark reference only (not shipped).",
         limits="As mri; trained for fewer steps (CPU budget).",
         licence=_IMAGE_LICENCE,
-        options={"noise": "rician", "sigma_range": [0.005, 0.14], "val_patch": 48,
-                 "source_weights": {"mri/nilearn-mni152/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz": 2.0}},
+        options=_mri_options(),
         **_IMG_TILE,
     ),
     _image_data,
