@@ -126,6 +126,10 @@ class Denoise:
             models = str(rep.get("model", ""))
         if obj.format == "wfdb":
             out.meta["comments"] = list(out.meta.get("comments", [])) + [f"biodae denoise: {models}"]
+        elif str(out.meta.get("reserved", ""))[:4] in ("EDF+", "BDF+"):
+            # EDF+ has no comment field: the provenance note is an annotation at the start
+            out.meta["annotations"] = list(out.meta.get("annotations") or []) + [
+                {"onset": 0.0, "duration": None, "description": f"biodae denoise: {models}"}]
         return out, models + (f"; copied unchanged: {', '.join(rep['copied'])}" if rep.get("copied") else "")
 
 

@@ -135,6 +135,12 @@ def test_cli_denoise_edf_picks_the_eeg_model(capsys, tmp_path, test_data):
     with pyedflib.EdfReader(str(tmp_path / src.name)) as r:
         assert r.signals_in_file == 8 and r.getSampleFrequency(0) == 160
         y = r.readSignal(0)
+        texts = list(r.readAnnotations()[2])
+    with pyedflib.EdfReader(str(src)) as r:
+        before = list(r.readAnnotations()[2])
+    # the input's annotations kept, plus one EDF+ annotation naming biodae and the model
+    assert all(t in texts for t in before) and len(texts) == len(before) + 1
+    assert [t for t in texts if t.startswith("biodae denoise: eeg 1.0.0 on")], texts
     x = biodae.read(src).data[:, 0]
     assert y.shape == x.shape and np.all(np.isfinite(y)) and not np.allclose(x, y)
 
