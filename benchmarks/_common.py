@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["markdown_table", "format_value", "write_text", "save_figure", "Progress", "progress"]
+__all__ = ["markdown_table", "format_value", "write_text", "save_figure", "Progress", "progress", "timed"]
 
 
 def format_value(value: Any, floatfmt: str = ".3f") -> str:
@@ -126,3 +126,11 @@ _T0 = time.perf_counter()
 def progress(message: str) -> None:
     """One progress line on stderr, with the seconds since the script started."""
     print(f"[{time.perf_counter() - _T0:7.1f} s] {message}", file=sys.stderr, flush=True)
+
+
+def timed(timings: dict[str, float], name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, adding its wall time in seconds to ``timings[name]``."""
+    t = time.perf_counter()
+    out = fn(*args, **kwargs)
+    timings[name] = timings.get(name, 0.0) + time.perf_counter() - t
+    return out

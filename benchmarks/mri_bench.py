@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Progress, markdown_table, save_figure, write_text  # noqa: E402
+from _common import Progress, markdown_table, save_figure, timed, write_text  # noqa: E402
 
 LEVELS = (3.0, 5.0, 7.0, 9.0)
 
@@ -92,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     masks = [foreground_mask(c) for c in clean]
     val = _val_slices(args.data_dir)
     val_masks = [foreground_mask(c) for c in val]
+
+    def score(c, e):  # masked PSNR of a validation pair (tune passes copies: the mask is found again)
+        m = foreground_mask(c)
+        return psnr(c, e, data_range=float(c[m].max()), mask=m)
     log(f"{len(clean)} test slices ({', '.join(sorted({Path(s.source).name for s in test}))}), "
         f"{len(val)} validation slices for tuning the filters")
 
@@ -116,12 +120,6 @@ def main(argv: list[str] | None = None) -> int:
         vnoisy = [_noisy(c, m, level, 1000 + i)[0] for i, (c, m) in enumerate(zip(val, val_masks))]
         tuned[level] = {}
         for method in ("median", "butterworth", "wavelet"):
-            def score(c, e, _m={id(c): m for c, m in zip(val, val_masks)}):
-                m = _m.get(id(c))
-                if m is None:
-                    m = foreground_mask(c)
-                return psnr(c, e, data_range=float(c[m].max()), mask=m)
-
             res = filters.tune(method, vnoisy, val, metric=score, greater_is_better=True, modality="mri")
             tuned[level][method] = res.params
         log(f"{level:g} %: tuned " + "; ".join(f"{k} {v}" for k, v in tuned[level].items()))
@@ -130,23 +128,14 @@ def main(argv: list[str] | None = None) -> int:
             noisy, sigma = _noisy(c, m, level, args.seed * 1000 + i)
             outs: dict[str, np.ndarray] = {"noisy": noisy}
             for method in ("median", "butterworth", "wavelet"):
-                t = time.perf_counter()
-                outs[f"{method} (tuned)"] = filters.apply(method, noisy, **tuned[level][method]).astype(np.float32)
-                timings[f"{method} (tuned)"] = timings.get(f"{method} (tuned)", 0) + time.perf_counter() - t
-            t = time.perf_counter()
-            outs["DIPY NLM (Rician, true σ)"] = _nlmeans(noisy, sigma)
-            timings["DIPY NLM (Rician, true σ)"] = timings.get("DIPY NLM (Rician, true σ)", 0) + time.perf_counter() - t
+                outs[f"{method} (tuned)"] = timed(timings, f"{method} (tuned)", filters.apply, method, noisy,
+                                                  **tuned[level][method]).astype(np.float32)
+            outs["DIPY NLM (Rician, true σ)"] = timed(timings, "DIPY NLM (Rician, true σ)", _nlmeans, noisy, sigma)
             if have_bm3d and (args.bm3d_levels is None or level in args.bm3d_levels):
-                t = time.perf_counter()
-                outs["BM3D (true σ, reference)"] = _bm3d(noisy, sigma)
-                timings["BM3D (true σ, reference)"] = timings.get("BM3D (true σ, reference)", 0) + time.perf_counter() - t
+                outs["BM3D (true σ, reference)"] = timed(timings, "BM3D (true σ, reference)", _bm3d, noisy, sigma)
             if ref is not None:
-                t = time.perf_counter()
-                outs["DnCNN (ours, reference)"] = ref.denoise_image(noisy)
-                timings["DnCNN (ours, reference)"] = timings.get("DnCNN (ours, reference)", 0) + time.perf_counter() - t
-            t = time.perf_counter()
-            outs["biodae mri"] = model.denoise_image(noisy)
-            timings["biodae mri"] = timings.get("biodae mri", 0) + time.perf_counter() - t
+                outs["DnCNN (ours, reference)"] = timed(timings, "DnCNN (ours, reference)", ref.denoise_image, noisy)
+            outs["biodae mri"] = timed(timings, "biodae mri", model.denoise_image, noisy)
             dr = float(c[m].max())
             for k, y in outs.items():
                 per.setdefault(k, []).append((

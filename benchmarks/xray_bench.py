@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Progress, markdown_table, save_figure, write_text  # noqa: E402
+from _common import Progress, markdown_table, save_figure, timed, write_text  # noqa: E402
 
 DOSES = (("high", 1000.0), ("medium", 300.0), ("low", 100.0))
 ELECTRONIC = 2.0
@@ -95,15 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         noisy = _noisy(clean, peak, args.seed * 100 + d)
         outs = {"noisy": noisy}
         for m in ("median", "butterworth", "wavelet"):
-            t = time.perf_counter()
-            outs[f"{m} (tuned)"] = filters.apply(m, noisy, **tuned[dose][m]).astype(np.float32)
-            timings[f"{m} (tuned)"] = timings.get(f"{m} (tuned)", 0) + time.perf_counter() - t
-        t = time.perf_counter()
-        outs["Anscombe + wavelet (true gain)"] = _anscombe_wavelet(noisy, peak, tuned[dose]["anscombe + wavelet"])
-        timings["Anscombe + wavelet (true gain)"] = timings.get("Anscombe + wavelet (true gain)", 0) + time.perf_counter() - t
-        t = time.perf_counter()
-        outs["biodae xray"] = model.denoise_image(noisy)
-        timings["biodae xray"] = timings.get("biodae xray", 0) + time.perf_counter() - t
+            outs[f"{m} (tuned)"] = timed(timings, f"{m} (tuned)", filters.apply, m, noisy,
+                                         **tuned[dose][m]).astype(np.float32)
+        outs["Anscombe + wavelet (true gain)"] = timed(timings, "Anscombe + wavelet (true gain)", _anscombe_wavelet,
+                                                       noisy, peak, tuned[dose]["anscombe + wavelet"])
+        outs["biodae xray"] = timed(timings, "biodae xray", model.denoise_image, noisy)
         results[dose] = {k: (psnr(clean, y, data_range=1.0), ssim(clean, y, data_range=1.0)) for k, y in outs.items()}
         log(f"{dose}: PSNR " + ", ".join(f"{k} {v[0]:.2f}" for k, v in results[dose].items()))
         if dose == "medium":

@@ -111,10 +111,10 @@ class Denoise:
     save_noise: bool = False
 
     def __call__(self, obj: io.Signal | io.Image) -> tuple:
-        from ._denoise import denoise_image, denoise_record
+        from ._denoise import denoise_record
 
         if isinstance(obj, io.Image):
-            return self._image(obj, denoise_image)
+            return self._image(obj)
         for flag, value in (("--axis", self.axis), ("--mask", self.mask), ("--save-noise", self.save_noise)):
             if value not in (None, False):
                 raise InputError(f"{flag} applies to images (NIfTI, DICOM, PNG, TIFF), not to {obj.format.upper()} "
@@ -133,7 +133,9 @@ class Denoise:
         return out, models + (f"; copied unchanged: {', '.join(rep['copied'])}" if rep.get("copied") else "")
 
 
-    def _image(self, obj: io.Image, denoise_image: Callable) -> tuple:
+    def _image(self, obj: io.Image) -> tuple:
+        from ._denoise import denoise_image
+
         if self.save_noise and obj.format != "nifti":
             raise InputError(f"--save-noise writes a NIfTI noise map; this input is {obj.format.upper()}",
                              "use --save-noise with NIfTI inputs")

@@ -141,14 +141,16 @@ def image_model_for(image: Image) -> str:
     return "xray"
 
 
-def _noise_sigma(data: np.ndarray, modality: str) -> float | None:
-    """Estimated noise σ of an image (Rician from the background for MRI, else wavelet MAD)."""
+def _noise_sigma(data: np.ndarray, modality: str, axis: int | None) -> float | None:
+    """Estimated noise σ of an image (Rician from the background for MRI, else wavelet MAD on
+    the middle slice along ``axis`` of the first volume)."""
     from .noise import estimate_sigma_image, estimate_sigma_rician
 
     try:
         if modality == "mri" and np.nanmin(data) >= 0:
             return float(estimate_sigma_rician(data))
-        plane = data if data.ndim == 2 else np.take(data.reshape(data.shape[:3] + (-1,))[..., 0], data.shape[2] // 2, 2)
+        vol = data[..., 0] if data.ndim == 4 else data
+        plane = vol if vol.ndim == 2 else np.take(vol, vol.shape[axis] // 2, axis=axis)
         return float(estimate_sigma_image(plane))
     except Exception:  # an estimate is informative only; never fail the denoising for it
         return None
@@ -217,8 +219,8 @@ def denoise_image(
     with tqdm(total=n_slices, desc=f"biodae {m.name}", unit="slice", disable=None if progress is None else not progress,
               leave=False) as bar:
         out = m.denoise_image(data, axis=axis, mask=mask, progress=bar.update)
-    before = _noise_sigma(data, m.modality)
-    after = _noise_sigma(out, m.modality)
+    before = _noise_sigma(data, m.modality, axis)
+    after = _noise_sigma(out, m.modality, axis)
     rep = DenoiseReport(model=f"{m.name} {m.version}".strip(), axis=axis, sigma_before=before, sigma_after=after,
                         noise=data - out)
     return image.replace(data=out), rep
