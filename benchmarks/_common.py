@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 import os
 import sys
 import tempfile
@@ -134,3 +135,31 @@ def timed(timings: dict[str, float], name: str, fn: Any, *args: Any, **kwargs: A
     out = fn(*args, **kwargs)
     timings[name] = timings.get(name, 0.0) + time.perf_counter() - t
     return out
+
+
+def rates(fns: dict, n_values: int, seconds: float, block: float = 0.3) -> dict[str, float]:
+    """Values per second of each function, from its median call time.
+
+    The functions take turns in blocks of about ``block`` seconds (a, a, a, b, b, b, c, ...)
+    until each has run about ``seconds`` and at least 5 timed calls, after two warm-up calls.
+    The first call of every block is not timed: onnxruntime's worker threads spin for a while
+    after a run, and calling the runtimes strictly in turn (a, b, c, a, ...) made every call
+    share the cores with the previous runtime's spinning threads (measured here: the same
+    onnxruntime session 16.5 ms per call in blocks, 44 ms interleaved; torch 40 vs 102 ms).
+    Taking turns still lets a change of load on the machine hit all functions alike.
+    """
+    for fn in fns.values():
+        fn()
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    while min(len(v) for v in times.values()) < 5 or min(sum(v) for v in times.values()) < seconds:
+        for k, fn in fns.items():
+            fn()  # not timed: the previous runtime's threads may still be spinning
+            t_block = time.perf_counter()
+            while True:
+                t = time.perf_counter()
+                fn()
+                times[k].append(time.perf_counter() - t)
+                if time.perf_counter() - t_block >= block:
+                    break
+    return {k: n_values / statistics.median(v) for k, v in times.items()}

@@ -50,6 +50,10 @@ CITATIONS["ecg-qtdb-bw"] = [CITATIONS["ecg"][0], CITATIONS["ecg"][2],
 PHYSIONET = ("Goldberger AL et al. PhysioBank, PhysioToolkit, and PhysioNet. Circulation 101(23):e215-e220 (2000).")
 
 
+_SCHEDULE = {"plateau": "halved after 2 epochs without improvement", "cosine": "cosine decay to 1/100",
+             "constant": "constant"}
+
+
 def sections(text: str, wanted: list[str | None] | None) -> str:
     """The named '## ' sections of a report (None: the text before the first '## ' heading)."""
     if wanted is None:
@@ -145,7 +149,7 @@ BIODAE_DATA=../shared/data biodae train {name} --out-dir runs/{name} --export mo
 
 Seed {recipe.seed} (fixed in the recipe, `biodae/nn/recipes.py`): data split, noise drawn for every window of
 every epoch, and batch order derive from it; {recipe.epochs} epochs at most, early stopping after {recipe.patience}
-epochs without validation improvement, loss `{recipe.loss}`, Adam lr {recipe.lr:g}, batch {recipe.batch_size},
+epochs without validation improvement, loss `{recipe.loss}`, AdamW lr {recipe.lr:g} ({_SCHEDULE[recipe.lr_schedule]}), batch {recipe.batch_size},
 {recipe.windows_per_epoch} {unit} {size} per epoch.{v2}{exported}
 
 ## Metrics

@@ -39,6 +39,20 @@ def test_normalisation_text_matches_the_graph(path):
 
 
 @pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
+def test_size_multiple_is_the_graphs(path):
+    """biodae.size_multiple agrees with the architecture the file was exported from."""
+    import json
+
+    pytest.importorskip("torch")
+    from biodae.nn import build_model
+
+    m = load_model(path)
+    meta = m.metadata
+    net = build_model(meta["biodae.model"], **json.loads(meta["biodae.config"]))
+    assert m.size_multiple == net.multiple > 1
+
+
+@pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
 def test_model_card_exists(path):
     card = path.with_suffix(".md")
     assert card.is_file(), f"no model card {card.name}"

@@ -233,6 +233,43 @@ def _wfdb() -> Any:
     return wfdb
 
 
+def _record_class() -> Any:
+    """``wfdb.Record`` with a vectorised pre-write range check and format-16 writer.
+
+    wfdb checks that every sample fits its format with Python's ``min``/``max`` over each
+    channel (about 6 s for 24 h of 2-lead 360 Hz ECG); this does the same checks with numpy.
+    Expanded (multi-frequency) signals, which biodae does not write, keep wfdb's own code,
+    as do formats other than 16 (tests read every format back with wfdb and compare bytes).
+    """
+    wfdb = _wfdb()
+    from wfdb.io._signal import _digi_bounds
+
+    class _Record(wfdb.Record):
+        def check_sig_cohesion(self, write_fields: Any, expanded: bool) -> None:
+            if expanded or write_fields:  # wr_dats passes no fields; anything else goes to wfdb
+                return super().check_sig_cohesion(write_fields, expanded)
+            if (self.sig_len, self.n_sig) != self.d_signal.shape:
+                raise ValueError("sig_len and n_sig do not match shape of d_signal")
+            lo, hi = self.d_signal.min(axis=0), self.d_signal.max(axis=0)
+            for ch in range(self.n_sig):
+                dmin, dmax = _digi_bounds(self.fmt[ch])
+                if lo[ch] < dmin or hi[ch] > dmax:
+                    raise IndexError(f"Channel {ch} contain values outside allowed range [{dmin}, {dmax}] "
+                                     f"for fmt {self.fmt[ch]}")
+
+        def wr_dat_files(self, expanded: bool = False, write_dir: str = "") -> None:
+            # format 16 is interleaved little-endian int16: one numpy write, instead of wfdb's
+            # byte-by-byte assembly through int64 masks (5 s for 24 h of 2 leads)
+            offsets = [o for o in (self.byte_offset or []) if o]
+            if expanded or set(self.fmt) != {"16"} or offsets:
+                return super().wr_dat_files(expanded=expanded, write_dir=write_dir)
+            for fn in dict.fromkeys(self.file_name):
+                channels = [ch for ch, f in enumerate(self.file_name) if f == fn]
+                self.d_signal[:, channels].astype("<i2").tofile(os.path.join(write_dir, fn))
+
+    return _Record
+
+
 def _read_header(record: Path) -> Any:
     wfdb = _wfdb()
     hea = Path(f"{record}.hea")
@@ -467,7 +504,6 @@ def write_wfdb(signal: Signal, path: str | os.PathLike, *, force: bool = False) 
     Annotation files in ``meta["annotation_files"]`` are byte-copied to
     ``<record>.<ext>``. All files are written atomically, the ``.hea`` last.
     """
-    wfdb = _wfdb()
     out = Path(path)
     if out.suffix.lower() == ".hea":
         out = out.with_suffix("")
@@ -529,7 +565,7 @@ def write_wfdb(signal: Signal, path: str | os.PathLike, *, force: bool = False) 
     d_signal = digital
     checksum = [int(v) for v in (d_signal.sum(axis=0) + 32768) % 65536 - 32768]
     init_value = [int(v) for v in d_signal[0]]
-    rec = wfdb.Record(
+    rec = _record_class()(
         record_name=name,
         n_sig=c,
         fs=int(fs) if fs.is_integer() else fs,

@@ -152,6 +152,7 @@ def _model_metadata(model: Denoiser, opset: int) -> dict[str, str]:
         "biodae.layout": layout,
         "biodae.units": "physical units in, same units out (normalisation inside the graph)",
         "biodae.channels": "any (each denoised independently)" if model.folds_channels else str(model.in_channels),
+        "biodae.size_multiple": str(model.multiple),
     }
 
 

@@ -78,7 +78,7 @@ __all__ = [
 ]
 
 CHECKPOINT_FORMAT = "biodae.nn.checkpoint/1"
-LR_SCHEDULES = ("plateau", "constant")
+LR_SCHEDULES = ("plateau", "cosine", "constant")
 # options that must match between a run and the run it resumes
 _RESUME_KEYS = ("loss", "batch_size", "lr", "weight_decay", "seed", "lr_schedule", "n_train", "n_val")
 
@@ -494,9 +494,11 @@ def fit(
         more than ``min_delta``. ``None``: never stop early.
     min_delta : float, default 0
         Improvement threshold, in the loss's units.
-    lr_schedule : {"plateau", "constant"}, default "plateau"
+    lr_schedule : {"plateau", "cosine", "constant"}, default "plateau"
         ``"plateau"``: halve the rate after 2 epochs without validation improvement
-        (DeepFilter's ``ReduceLROnPlateau``, down to 1e-10).
+        (DeepFilter's ``ReduceLROnPlateau``, down to 1e-10). ``"cosine"``: cosine decay
+        per epoch from ``lr`` to ``lr / 100`` at ``epochs`` (Loshchilov & Hutter 2017,
+        without restarts).
     checkpoint_dir : path, optional
         Folder for ``last.pt`` and ``best.pt`` (created). Without it nothing is written.
     resume : bool, default True
@@ -580,11 +582,12 @@ def _fit(model, train_src, val_src, loss_fn, loss_name, n_train, n_val, dev, wor
     net = (nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
            if world.active else model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    scheduler = (
-        torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.5, patience=2, min_lr=1e-10)
-        if lr_schedule == "plateau"
-        else None
-    )
+    scheduler: Any = None
+    if lr_schedule == "plateau":
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.5, patience=2,
+                                                               min_lr=1e-10)
+    elif lr_schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1), eta_min=lr / 100)
 
     state = {"epoch": 0, "best_val_loss": math.inf, "best_epoch": 0, "bad_epochs": 0, "stopped_early": False}
     history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "lr": []}
@@ -627,8 +630,10 @@ def _fit(model, train_src, val_src, loss_fn, loss_name, n_train, n_val, dev, wor
             )
             val_loss = _evaluate(model, val_src, loss_fn, batch_size=batch_size, device=dev, world=world)
             lr_now = float(optimizer.param_groups[0]["lr"])
-            if scheduler is not None:
+            if lr_schedule == "plateau":
                 scheduler.step(val_loss)
+            elif scheduler is not None:
+                scheduler.step()
             improved = val_loss < state["best_val_loss"] - min_delta
             if improved:
                 state.update(best_val_loss=val_loss, best_epoch=epoch, bad_epochs=0)
@@ -693,6 +698,11 @@ def _check_resumable(
     diff = [f"{k}: {old.get(k)!r} -> {config[k]!r}" for k in _RESUME_KEYS if old.get(k) != config[k]]
     if diff:
         raise ValueError(f"cannot resume {path} with different options ({'; '.join(diff)}): use another checkpoint_dir")
+    if config["lr_schedule"] == "cosine" and old.get("epochs") != config["epochs"]:
+        raise ValueError(
+            f"cannot resume {path} with {config['epochs']} epochs: its cosine schedule decays over "
+            f"{old.get('epochs')} epochs; resume with epochs={old.get('epochs')} or use another checkpoint_dir"
+        )
 
 
 def _batches(n: int, batch_size: int, order: np.ndarray) -> Iterator[np.ndarray]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ._session import DEVICES, SessionRunner, batch_bucket, create_session, default_threads, import_onnxruntime
+from ._session import (
+    DEVICES, SessionRunner, batch_bucket, create_session, default_threads, import_onnxruntime, provider_list,
+)
 from ._contract import REQUIRED_KEYS, check_contract, stamp_weights_sha256, weights_sha256
 from ._fp16 import convert_to_fp16, write_fp16_variant
 from ._model import Model, available_models, load_model, resample, unit_factor
@@ -22,4 +24,4 @@ __all__ = [
     "resample",
     "unit_factor",
     "DEFAULT_PERCENTILES", "foreground_mask", "intensity_range", "slice_axis",
-    "DEVICES", "SessionRunner", "batch_bucket", "create_session", "default_threads", "import_onnxruntime", "overlap_add_1d", "taper", "tile_2d"]
+    "DEVICES", "SessionRunner", "batch_bucket", "provider_list", "create_session", "default_threads", "import_onnxruntime", "overlap_add_1d", "taper", "tile_2d"]

@@ -10,7 +10,8 @@ import numpy as np
 
 from .._errors import BiodaeError, DependencyError
 
-__all__ = ["DEVICES", "import_onnxruntime", "create_session", "default_threads", "SessionRunner", "batch_bucket"]
+__all__ = ["DEVICES", "import_onnxruntime", "create_session", "default_threads", "SessionRunner", "batch_bucket",
+           "provider_list"]
 
 #: ``--device`` choices and the execution providers they ask onnxruntime for, in order.
 DEVICES: dict[str, list[str]] = {
@@ -39,6 +40,23 @@ def default_threads(jobs: int = 1) -> int:
     except AttributeError:  # pragma: no cover - not Linux
         cores = os.cpu_count() or 1
     return max(1, cores // max(1, jobs))
+
+
+#: cuDNN's convolution algorithm search on CUDA: onnxruntime's default, "EXHAUSTIVE", times every
+#: algorithm for every new input shape (slow for images, whose sizes change from volume to volume);
+#: "HEURISTIC" takes cuDNN's own ranking (cudnnGetConvolutionForwardAlgorithm_v7) at no cost per shape.
+CUDNN_CONV_ALGO_SEARCH = "HEURISTIC"
+
+
+def provider_list(device: str, available: list[str]) -> list[Any]:
+    """The providers (with options) biodae asks onnxruntime for on ``device``, among the
+    ``available`` ones: CUDA gets ``cudnn_conv_algo_search`` (:data:`CUDNN_CONV_ALGO_SEARCH`)."""
+    out: list[Any] = []
+    for p in DEVICES[device]:
+        if p not in available:
+            continue
+        out.append((p, {"cudnn_conv_algo_search": CUDNN_CONV_ALGO_SEARCH}) if p == "CUDAExecutionProvider" else p)
+    return out
 
 
 def create_session(model: str | os.PathLike | bytes, *, device: str = "cpu", threads: int | None = None) -> Any:
@@ -77,7 +95,7 @@ def create_session(model: str | os.PathLike | bytes, *, device: str = "cpu", thr
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
-    providers = [p for p in wanted if p in available]
+    providers = provider_list(device, available)
     src = os.fspath(model) if isinstance(model, (str, os.PathLike)) else model
     if isinstance(src, str) and not Path(src).is_file():
         raise BiodaeError(f"{src}: no such model file", "check the path, or name a shipped model (biodae models)")
@@ -110,7 +128,10 @@ class SessionRunner:
       short signal to the window); the batch axis is padded here to the next power of
       two (:func:`batch_bucket`) by repeating the last row, and cropped back. Rows are
       independent (normalisation is per row), so the result does not change; a GPU sees
-      at most ``log2(batch_size) + 1`` shapes per window length.
+      at most ``log2(batch_size) + 1`` shapes per window length. 2D slices keep each
+      volume's size (padding them to size buckets was measured to change a blind
+      model's output badly, see ``docs/onnx.md``); instead cuDNN is asked for its
+      heuristic algorithm choice (:func:`create_session`), which costs little per shape.
     * **IO binding.** The input is copied once into a device buffer kept per shape and
       the output is allocated on the device by onnxruntime and copied back once;
       :meth:`run_ortvalue` takes and returns ``onnxruntime.OrtValue`` so that data

@@ -97,18 +97,38 @@ def overlap_add_1d(
     hop = window - overlap
     starts = _starts(length, window, hop)
     w = taper(window, overlap)
-    acc = np.zeros(length)
-    wsum = np.zeros(length)
+    acc = np.zeros(length + window)  # room for _add_windows' reshaped views past the end
+    wsum = np.zeros(length + window)
+    _add_windows(wsum, starts, np.broadcast_to(w, (len(starts), window)), hop)
     for b in range(0, len(starts), batch_size):
         chunk = starts[b : b + batch_size]
         batch = np.stack([xp[s : s + window] for s in chunk]).astype(np.float32)[:, None, :]
         out = np.asarray(fn(batch), dtype=np.float64).reshape(len(chunk), window)
-        for s, o in zip(chunk, out):
-            acc[s : s + window] += o * w
-            wsum[s : s + window] += w
+        _add_windows(acc, chunk, out * w, hop)
         if progress is not None:
             progress(len(chunk))
-    return (acc / wsum)[pad : pad + n]
+    return acc[pad : pad + n] / wsum[pad : pad + n]
+
+
+def _add_windows(acc: np.ndarray, starts: list[int], rows: np.ndarray, hop: int) -> None:
+    """``acc[s : s + window] += row`` for each start and row, vectorised over runs of starts
+    ``hop`` apart when the windows overlap by at most ``hop`` (a window's head tiles ``acc``
+    with the heads of its neighbours, its tail adds to the next heads); ``acc`` must extend
+    ``window`` past the last start."""
+    window = rows.shape[1]
+    i = 0
+    while i < len(starts):
+        j = i + 1
+        while j < len(starts) and starts[j] - starts[j - 1] == hop:
+            j += 1
+        k, s0 = j - i, starts[i]
+        if k > 1 and window - hop <= hop:
+            acc[s0 : s0 + k * hop].reshape(k, hop)[:] += rows[i:j, :hop]
+            acc[s0 + hop : s0 + (k + 1) * hop].reshape(k, hop)[:, : window - hop] += rows[i:j, hop:]
+        else:
+            for s, row in zip(starts[i:j], rows[i:j]):
+                acc[s : s + window] += row
+        i = j
 
 
 def tile_2d(

@@ -98,7 +98,7 @@ def _interrupt_after(epoch: int):
     return log
 
 
-@pytest.mark.parametrize("schedule", ["plateau", "constant"])
+@pytest.mark.parametrize("schedule", ["plateau", "cosine", "constant"])
 def test_resume_is_exact(data, tmp_path, schedule):
     straight = _fit(data, epochs=4, checkpoint_dir=tmp_path / "a", lr_schedule=schedule, restore_best=False)
     # interrupted after epoch 2 (the checkpoint is written before the log line) ...
@@ -111,6 +111,11 @@ def test_resume_is_exact(data, tmp_path, schedule):
     assert resumed.resumed_from == 2 and lines[0].startswith("resumed from ")
     assert _same_weights(straight.model, resumed.model)
     assert straight.history == resumed.history
+    if schedule == "cosine":  # the schedule is fixed by the number of epochs: extending is refused
+        _fit(data, epochs=2, checkpoint_dir=tmp_path / "c", lr_schedule=schedule)
+        with pytest.raises(ValueError, match="cosine schedule decays over 2 epochs"):
+            _fit(data, epochs=4, checkpoint_dir=tmp_path / "c", lr_schedule=schedule)
+        return
     # ... or extended: 2 epochs, then asked for 4
     _fit(data, epochs=2, checkpoint_dir=tmp_path / "c", lr_schedule=schedule)
     extended = _fit(data, epochs=4, checkpoint_dir=tmp_path / "c", lr_schedule=schedule, restore_best=False)
@@ -118,6 +123,12 @@ def test_resume_is_exact(data, tmp_path, schedule):
     last_a = torch.load(tmp_path / "a" / "last.pt", weights_only=True)
     last_c = torch.load(tmp_path / "c" / "last.pt", weights_only=True)
     assert all(torch.equal(last_a["state_dict"][k], last_c["state_dict"][k]) for k in last_a["state_dict"])
+
+
+def test_cosine_schedule_decays_to_one_hundredth(data):
+    result = _fit(data, epochs=4, lr_schedule="cosine", lr=1e-2)
+    expected = [1e-4 + (1e-2 - 1e-4) * (1 + np.cos(np.pi * e / 4)) / 2 for e in range(4)]
+    np.testing.assert_allclose(result.history["lr"], expected, rtol=1e-6)
 
 
 def test_checkpoint_contents(data, tmp_path):
@@ -180,7 +191,7 @@ def test_bad_options(data):
     with pytest.raises(ValueError, match="unknown loss 'l1'"):
         fit(_model(), train, val, loss="l1")
     with pytest.raises(ValueError, match="lr_schedule"):
-        fit(_model(), train, val, lr_schedule="cosine")
+        fit(_model(), train, val, lr_schedule="step")
     with pytest.raises(ValueError, match="shapes differ"):
         ArrayPairs(np.zeros((2, 1, 10)), np.zeros((2, 1, 11)))
     with pytest.raises(TypeError, match="batch source"):

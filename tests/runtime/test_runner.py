@@ -11,7 +11,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from biodae import InputError
-from biodae.runtime import SessionRunner, batch_bucket, create_session, load_model, overlap_add_1d
+from biodae.runtime import SessionRunner, batch_bucket, create_session, load_model, overlap_add_1d, provider_list
 
 
 def _box_model(k: int = 9) -> bytes:
@@ -61,6 +61,17 @@ def test_runner_buckets_batches_without_changing_rows(io_binding):
         assert [s[0] for s in spy.shapes] == [1, 4, 8, 8, 16]
     else:  # one device input buffer per bucketed shape, reused
         assert sorted(k[0] for k in runner._inputs) == [1, 4, 8, 16]
+
+
+def test_provider_list_asks_cudnn_for_its_heuristic_choice():
+    """Image sizes change from volume to volume: cuDNN's exhaustive per-shape search (onnxruntime's
+    default) is replaced by its heuristic ranking; the CPU gets nothing but itself."""
+    cuda = ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"})
+    everything = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert provider_list("cpu", everything) == ["CPUExecutionProvider"]
+    assert provider_list("cuda", everything) == [cuda, "CPUExecutionProvider"]
+    assert provider_list("tensorrt", everything) == ["TensorrtExecutionProvider", cuda, "CPUExecutionProvider"]
+    assert provider_list("tensorrt", ["CUDAExecutionProvider", "CPUExecutionProvider"]) == [cuda, "CPUExecutionProvider"]
 
 
 def test_runner_on_the_cpu_is_plain_run():
