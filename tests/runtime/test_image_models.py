@@ -132,3 +132,24 @@ def test_tiles_blend_without_seams(mri):
     rows = np.abs(tiled - whole).mean(axis=1)  # y: starts 0 and 700 - 512 = 188
     blend_y = np.r_[188:252, 448:512]
     assert rows[blend_y].mean() < 1.5 * rows[np.setdiff1d(np.arange(700), blend_y)].mean()
+
+
+def test_noise_estimates_before_and_after_use_one_method():
+    """The σ printed before and after denoising comes from the same estimator: the air-based
+    Rician one only when both images have usable air, else the wavelet one for both."""
+    from biodae import noise
+    from biodae._denoise import _noise_sigmas
+
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[:96, :96]
+    head = np.where((yy - 48) ** 2 + (xx - 48) ** 2 < 30**2, 100.0, 0.0)
+    vol = np.stack([noise.rician(head, 5.0, rng=rng) for _ in range(4)], axis=-1)
+    both_air = _noise_sigmas(vol, vol * 0.5, "mri", 2)
+    assert both_air[0] == pytest.approx(noise.estimate_sigma_rician(vol, method="background"))
+    assert both_air[1] == pytest.approx(noise.estimate_sigma_rician(vol * 0.5, method="background"))
+    assert 4.0 < both_air[0] < 6.0 and both_air[1] == pytest.approx(both_air[0] / 2)
+    flat_air = vol.copy()
+    flat_air[head[..., None].repeat(4, -1) == 0] = 3.0  # a denoiser that flattened the air: no air test
+    mixed = _noise_sigmas(vol, flat_air, "mri", 2)
+    assert mixed == (pytest.approx(noise.estimate_sigma_rician(vol, method="wavelet")),
+                     pytest.approx(noise.estimate_sigma_rician(flat_air, method="wavelet")))
