@@ -119,7 +119,8 @@ median call time, the two runtimes taking turns in blocks of 0.3 s for 3 s each 
 {markdown_table(['runtime', 'samples / s', 'speed-up'], rows)}
 
 End to end, `biodae denoise` on a {args.hours:g}-hour 2-lead 360 Hz WFDB record ({size_mb:.0f} MB, format 16):
-**{e2e:.1f} s** (read, resample check, {w}-sample windows with {model.overlap}-sample tapered overlap, write).
+**{e2e:.1f} s** (read, resample check, {w}-sample windows with {model.overlap}-sample tapered overlap, the batch size
+`biodae denoise` picks on the CPU, write).
 Target: at most 60 s.
 
 Windowed vs one pass (5 minutes of a test record with electrode-motion noise at 6 dB): the windowed
