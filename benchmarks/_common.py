@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-import statistics
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["markdown_table", "format_value", "write_text", "save_figure", "Progress", "progress", "timed"]
+__all__ = ["markdown_table", "format_value", "write_text", "save_figure", "Progress", "progress", "timed", "rates"]
 
 
 def format_value(value: Any, floatfmt: str = ".3f") -> str:

@@ -5,7 +5,7 @@ variants' parity on real recordings.
 
 For each model in ``models/``: the torch model is rebuilt from the ONNX file's own weights
 (:func:`biodae.nn.torch_from_onnx`), so both runtimes compute the same function. Throughput
-is measured on batches of 64 windows of ``biodae.window`` samples (what biodae runs), or 2
+is measured on batches of 64 windows of ``biodae.window`` samples, or 2
 tiles of ``biodae.tile`` pixels, onnxruntime, torch and the FP16 variant taking turns in short
 blocks (:func:`rates`) and each one's median call time kept, so that a load change on the machine
 hits all alike; the target is

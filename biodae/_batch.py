@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import glob
 import json
 import logging
@@ -140,12 +141,7 @@ class Denoise:
         if self.save_noise and obj.format != "nifti":
             raise InputError(f"--save-noise writes a NIfTI noise map; this input is {obj.format.upper()}",
                              "use --save-noise with NIfTI inputs")
-        mask = None
-        if self.mask is not None:
-            m = io.read(self.mask)
-            if not isinstance(m, io.Image):
-                raise InputError(f"--mask {self.mask}: not an image", "pass a NIfTI mask on the scan's voxel grid")
-            mask = np.asarray(m.data) != 0
+        mask = None if self.mask is None else _read_mask(self.mask)
         out, rep = denoise_image(obj, self.model, axis=self.axis, mask=mask, device=self.device,
                                  threads=self.threads, progress=None)
         detail = rep["model"] + (f", axis {rep['axis']}" if rep["axis"] is not None else "")
@@ -159,6 +155,17 @@ class Denoise:
             noise.meta["write_kwargs"] = {"dtype": "float32"}  # signed residual: never the input's integer type
             extras.append((noise, "_noise"))
         return out, detail, extras
+
+
+@functools.lru_cache(maxsize=1)
+def _read_mask(path: str) -> np.ndarray:
+    """The ``--mask`` file as booleans, read once per worker process (a batch of scans shares it)."""
+    m = io.read(path)
+    if not isinstance(m, io.Image):
+        raise InputError(f"--mask {path}: not an image", "pass a NIfTI mask on the scan's voxel grid")
+    mask = np.asarray(m.data) != 0
+    mask.flags.writeable = False  # shared between the files of a batch
+    return mask
 
 
 @dataclass(frozen=True)

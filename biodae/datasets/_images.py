@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import noise
 from .._errors import InputError
 from ._paths import data_root
 
@@ -201,10 +202,9 @@ class ImagePatchMixer:
         if rng.random() < self.clean_fraction:
             noisy = clean.copy()
         elif self.noise == "rician":
-            s = rng.uniform(*self.sigma_range)
-            noisy = np.hypot(clean + s * rng.standard_normal(clean.shape), s * rng.standard_normal(clean.shape))
+            noisy = noise.rician(clean, rng.uniform(*self.sigma_range), rng=rng)
         else:
             peak = float(np.exp(rng.uniform(np.log(self.peak_range[0]), np.log(self.peak_range[1]))))
             se = rng.uniform(*self.electronic_range)
-            noisy = (rng.poisson(clean * peak) + se * rng.standard_normal(clean.shape)) / peak
+            noisy = noise.poisson_gaussian(clean, peak=peak, sigma_electronic=se, rng=rng, max_intensity=1.0)
         return noisy.astype(np.float32), np.ascontiguousarray(clean, dtype=np.float32)

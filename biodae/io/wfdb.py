@@ -33,6 +33,7 @@ Missing samples
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import logging
 import math
@@ -233,6 +234,7 @@ def _wfdb() -> Any:
     return wfdb
 
 
+@functools.lru_cache(maxsize=None)
 def _record_class() -> Any:
     """``wfdb.Record`` with a vectorised pre-write range check and format-16 writer.
 
