@@ -119,8 +119,10 @@ median call time, the two runtimes taking turns in blocks of 0.3 s for 3 s each 
 {markdown_table(['runtime', 'samples / s', 'speed-up'], rows)}
 
 End to end, `biodae denoise` on a {args.hours:g}-hour 2-lead 360 Hz WFDB record ({size_mb:.0f} MB, format 16):
-**{e2e:.1f} s** (read, resample check, {w}-sample windows with {model.overlap}-sample tapered overlap, the batch size
-`biodae denoise` picks on the CPU, write).
+**{e2e:.1f} s** (read, resample check, {w}-sample windows with {model.overlap}-sample tapered overlap, write). As
+`biodae denoise` does on a CPU with two or more cores, the two leads run at the same time, each on one
+onnxruntime thread with {max(8, min(64, 16384 // w))} windows per call (`biodae._denoise._denoise_channels`), not
+one after the other on two threads with 64 as in the runtime comparison above.
 Target: at most 60 s.
 
 Windowed vs one pass (5 minutes of a test record with electrode-motion noise at 6 dB): the windowed

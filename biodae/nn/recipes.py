@@ -237,8 +237,12 @@ _add(
         windows_per_epoch=16000,
         val_windows=3000,
         train_window=1024,
-        inference_window=4096,
-        inference_overlap=1024,
+        # windows as long as the training windows: with 4096-sample windows (1.0.0) each window's
+        # normalisation and context spanned far more baseline wander than training ever showed, and
+        # baseline-wander removal fell by 6 dB (docs/benchmarks/ecg_continuous.md); the weights are the same
+        inference_window=1024,
+        inference_overlap=256,
+        version="1.1.0",
         description="General ECG denoiser for continuous records: baseline wander, electrode motion, muscle, "
                     "white noise and mains, input SNR -6 to 24 dB.",
         training_data=("QT Database and MIT-BIH Arrhythmia DS1, both leads, resampled to 360 Hz and high-passed at "
@@ -249,10 +253,10 @@ _add(
         intended_use="Research and offline review: cleaning continuous single- or multi-lead ECG at any sampling rate.",
         limits=("Not a diagnostic device. Trained on adult Holter/arrhythmia recordings (QT, MIT-BIH); paediatric, "
                 "exercise and implanted-device ECGs are not covered. Pacemaker spikes and high-frequency diagnostic "
-                "content above ~100 Hz may be smoothed. The output is baseline-free (like a 0.5 Hz zero-phase high-pass). "
-                "On baseline wander ALONE a tuned 0.67 Hz zero-phase high-pass is better (by 1.5-7 dB at input SNR "
-                "<= 12 dB in docs/benchmarks/ecg_continuous.md): for records whose only problem is wander use "
-                "'biodae filter --method butterworth'; the model wins on muscle artefact and at high input SNR."),
+                "content above ~100 Hz may be smoothed. The output is baseline-free (like a 0.5 Hz zero-phase high-pass), "
+                "so ST-segment and other sub-0.5 Hz content is not preserved. On electrode motion its margin over a "
+                "tuned filter is small (0.5-1 dB at input SNR <= 12 dB, docs/benchmarks/ecg_continuous.md). Run it with "
+                "its own 1024-sample windows (biodae.window): longer windows remove baseline wander far worse."),
         options={"snr_range": [-8.0, 26.0]},
         export_config={"norm": "center"},
     ),

@@ -101,6 +101,30 @@ def test_denoise_multichannel_and_other_rates(ecg_model):
     assert np.std(y) < np.std(x)  # it smooths
 
 
+def test_channels_run_at_once_with_one_thread_each_and_give_the_same_output(ecg_model, monkeypatch):
+    import threading
+
+    from biodae import _denoise
+
+    calls = []
+    real = _denoise._model
+
+    def spy(model, device, threads):
+        m = real(model, device, threads)
+        calls.append((threading.current_thread().name, m.threads))
+        return m
+
+    monkeypatch.setattr(_denoise, "_model", spy)
+    x = np.random.default_rng(3).standard_normal((20000, 3))
+    together = biodae.denoise(x, model=str(ecg_model), sampling_rate=360, threads=2)
+    assert {t for name, t in calls if name.startswith("biodae-channel")} == {1}
+    calls.clear()
+    # a Model the caller built keeps its own threads: channels one after another
+    one_by_one = biodae.denoise(x, model=load_model(ecg_model, threads=2), sampling_rate=360)
+    assert not any(name.startswith("biodae-channel") for name, _ in calls)
+    np.testing.assert_array_equal(together, one_by_one)
+
+
 def test_denoise_array_needs_rate_and_finite_values(ecg_model):
     with pytest.raises(InputError, match="sampling_rate is required"):
         biodae.denoise(np.zeros(100), model=ecg_model)
