@@ -60,7 +60,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from .._errors import OutputExistsError
+from .._errors import InputError, OutputExistsError
 from ..io._atomic import atomic_path
 from . import distributed as _dist
 from .models import Denoiser
@@ -687,21 +687,28 @@ def _fit(model, train_src, val_src, loss_fn, loss_name, n_train, n_val, dev, wor
 def _check_resumable(
     ckpt: Mapping[str, Any], identity: Mapping[str, Any], config: Mapping[str, Any], path: Path
 ) -> None:
+    # the user's own mistakes (a checkpoint folder reused for another run): InputError, so the
+    # CLI prints the reason and what to do instead of an "internal error"
     if ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a biodae checkpoint ({CHECKPOINT_FORMAT})")
+        raise InputError(f"{path} is not a biodae checkpoint ({CHECKPOINT_FORMAT})",
+                         "use another --out-dir / checkpoint_dir")
     if dict(ckpt["model"]) != dict(identity):
-        raise ValueError(
+        raise InputError(
             f"{path} holds model {ckpt['model']['name']} {ckpt['model']['config']}, not "
-            f"{identity['name']} {identity['config']}: use another checkpoint_dir"
+            f"{identity['name']} {identity['config']}",
+            "use another --out-dir / checkpoint_dir",
         )
     old = ckpt["train_config"]
     diff = [f"{k}: {old.get(k)!r} -> {config[k]!r}" for k in _RESUME_KEYS if old.get(k) != config[k]]
     if diff:
-        raise ValueError(f"cannot resume {path} with different options ({'; '.join(diff)}): use another checkpoint_dir")
+        raise InputError(f"cannot resume {path} with different options ({'; '.join(diff)})",
+                         "use another --out-dir / checkpoint_dir")
     if config["lr_schedule"] == "cosine" and old.get("epochs") != config["epochs"]:
-        raise ValueError(
+        raise InputError(
             f"cannot resume {path} with {config['epochs']} epochs: its cosine schedule decays over "
-            f"{old.get('epochs')} epochs; resume with epochs={old.get('epochs')} or use another checkpoint_dir"
+            f"{old.get('epochs')} epochs",
+            f"resume with {old.get('epochs')} epochs (--epochs {old.get('epochs')}), or start a new run in another "
+            "--out-dir / checkpoint_dir",
         )
 
 

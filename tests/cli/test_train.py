@@ -11,7 +11,8 @@ pytest.importorskip("torch")
 from biodae.cli import main  # noqa: E402
 from biodae.runtime import check_contract, load_model  # noqa: E402
 
-TINY = {"epochs": 1, "windows_per_epoch": 64, "val_windows": 32, "batch_size": 16,
+# "plateau": the test below extends a finished run, which a cosine schedule (the eeg recipe's) refuses
+TINY = {"epochs": 1, "windows_per_epoch": 64, "val_windows": 32, "batch_size": 16, "lr_schedule": "plateau",
         "model_config": {"widths": [4, 6, 8], "kernel_size": 3, "norm": "rms"}}
 
 
@@ -32,6 +33,19 @@ def test_train_eeg_tiny_then_resume_and_export(capsys, tmp_path, biodae_data, mo
     assert check_contract(tmp_path / "eeg.onnx") == []
     m = load_model(tmp_path / "eeg.onnx")
     assert (m.name, m.sampling_rate, m.units) == ("eeg", 256.0, "uV")
+
+
+def test_extending_a_cosine_run_is_refused_with_what_to_do(capsys, tmp_path, biodae_data, monkeypatch):
+    monkeypatch.setenv("BIODAE_DATA", str(biodae_data))
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps(dict(TINY, lr_schedule="cosine")))
+    run = tmp_path / "run"
+    assert main(["train", "eeg", "--out-dir", str(run), "--config", str(cfg)]) == 0
+    capsys.readouterr()
+    assert main(["train", "eeg", "--out-dir", str(run), "--config", str(cfg), "--epochs", "2"]) != 0
+    err = capsys.readouterr().err
+    assert "cosine schedule decays over 1 epochs" in err and "--epochs 1" in err
+    assert "internal error" not in err
 
 
 def test_unknown_recipe(capsys, tmp_path):
