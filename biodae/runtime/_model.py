@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import BiodaeError, InputError
-from ._session import SessionRunner, create_session, default_threads
+from ._session import SessionRunner, create_session
 from ._images import DEFAULT_PERCENTILES, intensity_range
 from ._windows import overlap_add_1d, tile_2d
 
@@ -72,8 +72,8 @@ class Model:
         self.path = Path(path)
         self.session = create_session(self.path, device=device, threads=threads)
         self.device = device
-        #: onnxruntime intra-op threads of the session
-        self.threads = int(threads) if threads else default_threads()
+        #: onnxruntime intra-op threads of the session (as the session was built)
+        self.threads = int(self.session.get_session_options().intra_op_num_threads)
         meta = dict(self.session.get_modelmeta().custom_metadata_map)
         self.metadata = meta
         if "biodae.name" not in meta:
