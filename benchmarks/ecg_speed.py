@@ -106,6 +106,7 @@ def main(argv=None) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
     cpu = platform.processor() or platform.machine()
+    one_thread_batch = load_model(args.model, threads=1).signal_batch_size(w)  # as biodae denoise runs each lead
     rows = [
         ["onnxruntime (CPU)", f"{ort_sps / 1e6:.2f} M", f"{ort_sps / torch_sps:.2f}x"],
         ["torch eager (CPU)", f"{torch_sps / 1e6:.2f} M", "1.00x"],
@@ -121,7 +122,7 @@ median call time, the two runtimes taking turns in blocks of 0.3 s for 3 s each 
 End to end, `biodae denoise` on a {args.hours:g}-hour 2-lead 360 Hz WFDB record ({size_mb:.0f} MB, format 16):
 **{e2e:.1f} s** (read, resample check, {w}-sample windows with {model.overlap}-sample tapered overlap, write). As
 `biodae denoise` does on a CPU with two or more cores, the two leads run at the same time, each on one
-onnxruntime thread with {max(8, min(64, 16384 // w))} windows per call (`biodae._denoise._denoise_channels`), not
+onnxruntime thread with {one_thread_batch} windows per call (`biodae._denoise._denoise_channels`), not
 one after the other on two threads with 64 as in the runtime comparison above.
 Target: at most 60 s.
 

@@ -85,7 +85,7 @@ def streams(name: str, net, x: np.ndarray, n: int, seconds: float) -> tuple[floa
     from biodae.runtime import load_model
 
     m1 = load_model(name, threads=1)
-    bs = max(8, min(64, 16384 // x.shape[-1]))
+    bs = m1.signal_batch_size(x.shape[-1])
     xs = np.ascontiguousarray(x[:bs])
     xt = torch.from_numpy(xs)
     calls = 2  # per stream and timed call

@@ -125,11 +125,10 @@ class Model:
         units : str, optional
             Converted to the model's units and back (V, mV, uV).
         batch_size : int, optional
-            Windows per graph call. Default: 64 on a GPU; on the CPU about 64k samples per
-            call with several threads and 16k with one (the activations then stay in the
-            cache: 1024-sample ``ecg`` windows, two one-thread runs at once, 2.41 M samples/s
-            with 16 windows per call against 1.85 M with 64), 8 to 64 windows. The output does
-            not depend on it.
+            Windows per graph call. Default: :meth:`signal_batch_size` (with one thread the
+            activations stay in the cache: 1024-sample ``ecg`` windows, two one-thread runs at
+            once, 2.41 M samples/s with 16 windows per call against 1.85 M with 64). The output
+            does not depend on it.
 
         Returns
         -------
@@ -154,8 +153,7 @@ class Model:
         window = self.window or y.size
         overlap = min(self.overlap, max(window - 1, 0))
         if batch_size is None:
-            per_call = 16384 if self.threads == 1 else 65536
-            batch_size = 64 if self.device != "cpu" else max(8, min(64, per_call // max(window, 1)))
+            batch_size = self.signal_batch_size(window)
         out = overlap_add_1d(self.run, y, window=window, overlap=overlap, batch_size=batch_size)
         back = resample(out, self.sampling_rate, sampling_rate)
         n = x.size
@@ -163,6 +161,14 @@ class Model:
             back = np.pad(back, (0, n - back.size), mode="edge")
         return back[:n] / scale
 
+
+    def signal_batch_size(self, window: int) -> int:
+        """Windows per graph call that :meth:`denoise_signal` uses by default: 64 on a GPU; on
+        the CPU about 64k samples per call with several threads and 16k with one, 8 to 64 windows."""
+        if self.device != "cpu":
+            return 64
+        per_call = 16384 if self.threads == 1 else 65536
+        return max(8, min(64, per_call // max(window, 1)))
 
     def _check_image_model(self) -> None:
         if self.spatial_dims != 2:
