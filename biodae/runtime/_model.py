@@ -112,7 +112,8 @@ class Model:
         return self.runner(batch)
 
     def denoise_signal(
-        self, x: np.ndarray, *, sampling_rate: float, units: str | None = None, batch_size: int | None = None
+        self, x: np.ndarray, *, sampling_rate: float, units: str | None = None, batch_size: int | None = None,
+        streams: int = 1,
     ) -> np.ndarray:
         """Denoise one channel: resample to the model's rate, overlap-add windows, resample back.
 
@@ -129,6 +130,10 @@ class Model:
             activations stay in the cache: 1024-sample ``ecg`` windows, two one-thread runs at
             once, 2.41 M samples/s with 16 windows per call against 1.85 M with 64). The output
             does not depend on it.
+        streams : int, default 1
+            Graph calls in flight at once, from as many threads (a one-thread session run
+            from two threads beats one two-thread run on short windows; see
+            :func:`biodae.denoise`). The output does not depend on it.
 
         Returns
         -------
@@ -154,7 +159,7 @@ class Model:
         overlap = min(self.overlap, max(window - 1, 0))
         if batch_size is None:
             batch_size = self.signal_batch_size(window)
-        out = overlap_add_1d(self.run, y, window=window, overlap=overlap, batch_size=batch_size)
+        out = overlap_add_1d(self.run, y, window=window, overlap=overlap, batch_size=batch_size, streams=streams)
         back = resample(out, self.sampling_rate, sampling_rate)
         n = x.size
         if back.size < n:  # rational resampling can lose a sample at the end

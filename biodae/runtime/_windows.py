@@ -15,7 +15,7 @@ keeps the output independent of where it runs and lets a GPU tune its kernels on
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -53,6 +53,7 @@ def overlap_add_1d(
     overlap: int,
     batch_size: int = 64,
     progress: Callable[[int], None] | None = None,
+    streams: int = 1,
 ) -> np.ndarray:
     """Apply ``fn`` to overlapping windows of a 1D signal and blend the outputs.
 
@@ -73,6 +74,10 @@ def overlap_add_1d(
         Windows per call of ``fn``.
     progress : callable, optional
         Called with the number of windows done after each batch.
+    streams : int, default 1
+        Batches in flight at once, each ``fn`` call on its own thread (``fn`` must be
+        safe to call concurrently, as an onnxruntime session is). The outputs are blended
+        in batch order, so the result does not depend on it.
 
     Returns
     -------
@@ -81,6 +86,8 @@ def overlap_add_1d(
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 1:
         raise ValueError(f"overlap_add_1d expects a 1D signal, got shape {x.shape}")
+    if streams < 1:
+        raise ValueError(f"streams must be >= 1, got {streams}")
     if not 0 <= overlap < window:
         raise ValueError(f"overlap must be in [0, window), got overlap={overlap}, window={window}")
     n = x.size
@@ -100,14 +107,40 @@ def overlap_add_1d(
     acc = np.zeros(length + window)  # room for _add_windows' reshaped views past the end
     wsum = np.zeros(length + window)
     _add_windows(wsum, starts, np.broadcast_to(w, (len(starts), window)), hop)
-    for b in range(0, len(starts), batch_size):
-        chunk = starts[b : b + batch_size]
+    chunks = [starts[b : b + batch_size] for b in range(0, len(starts), batch_size)]
+
+    def run(chunk: list[int]) -> np.ndarray:
         batch = np.stack([xp[s : s + window] for s in chunk]).astype(np.float32)[:, None, :]
-        out = np.asarray(fn(batch), dtype=np.float64).reshape(len(chunk), window)
+        return np.asarray(fn(batch), dtype=np.float64).reshape(len(chunk), window)
+
+    for chunk, out in zip(chunks, _in_order(run, chunks, streams)):
         _add_windows(acc, chunk, out * w, hop)
         if progress is not None:
             progress(len(chunk))
     return acc[pad : pad + n] / wsum[pad : pad + n]
+
+
+def _in_order(fn: Callable[[list[int]], np.ndarray], items: list[list[int]], streams: int) -> Iterator[np.ndarray]:
+    """``fn(item)`` for each item, in order; with ``streams > 1`` that many run at once
+    on worker threads (at most ``2 × streams`` results are held at a time)."""
+    if streams == 1 or len(items) < 2:
+        yield from map(fn, items)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=streams, thread_name_prefix="biodae-window") as pool:
+        pending: deque = deque()
+        todo = iter(items)
+        for item in todo:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= 2 * streams:
+                break
+        while pending:
+            yield pending.popleft().result()
+            item = next(todo, None)
+            if item is not None:
+                pending.append(pool.submit(fn, item))
 
 
 def _add_windows(acc: np.ndarray, starts: list[int], rows: np.ndarray, hop: int) -> None:

@@ -125,6 +125,28 @@ def test_channels_run_at_once_with_one_thread_each_and_give_the_same_output(ecg_
     np.testing.assert_array_equal(together, one_by_one)
 
 
+def test_one_channel_keeps_several_batches_in_flight_and_gives_the_same_output(ecg_model, monkeypatch):
+    import threading
+
+    from biodae.runtime import Model
+
+    names = set()
+    real = Model.run
+
+    def spy(self, batch):
+        names.add((threading.current_thread().name.split("_")[0], self.threads))
+        return real(self, batch)
+
+    monkeypatch.setattr(Model, "run", spy)
+    x = np.random.default_rng(5).standard_normal(60000)
+    streamed = biodae.denoise(x, model=str(ecg_model), sampling_rate=360, threads=2)
+    assert names == {("biodae-window", 1)}  # one-thread calls from two worker threads
+    names.clear()
+    serial = biodae.denoise(x, model=load_model(ecg_model, threads=2), sampling_rate=360)
+    assert names == {("MainThread", 2)}
+    np.testing.assert_array_equal(streamed, serial)
+
+
 def test_denoise_array_needs_rate_and_finite_values(ecg_model):
     with pytest.raises(InputError, match="sampling_rate is required"):
         biodae.denoise(np.zeros(100), model=ecg_model)
