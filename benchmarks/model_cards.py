@@ -73,6 +73,7 @@ def sections(text: str, wanted: list[str | None] | None) -> str:
 def main() -> int:
     from biodae.nn import build_model, count_parameters, receptive_field
     from biodae.nn.recipes import get_recipe
+    from biodae.nn.train import LOSSES
     from biodae.runtime import load_model
 
     for onnx_path in sorted((ROOT / "models").glob("*.onnx")):
@@ -149,7 +150,7 @@ BIODAE_DATA=../shared/data biodae train {name} --out-dir runs/{name} --export mo
 
 Seed {recipe.seed} (fixed in the recipe, `biodae/nn/recipes.py`): data split, noise drawn for every window of
 every epoch, and batch order derive from it; {recipe.epochs} epochs at most, early stopping after {recipe.patience}
-epochs without validation improvement, loss `{recipe.loss}`, AdamW lr {recipe.lr:g} ({_SCHEDULE[recipe.lr_schedule]}), batch {recipe.batch_size},
+epochs without validation improvement, loss `{recipe.loss}` (`biodae.nn.train.{LOSSES[recipe.loss].__name__}`), AdamW lr {recipe.lr:g} ({_SCHEDULE[recipe.lr_schedule]}), batch {recipe.batch_size},
 {recipe.windows_per_epoch} {unit} {size} per epoch.{v2}{exported}
 
 ## Metrics

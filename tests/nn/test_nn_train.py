@@ -224,6 +224,28 @@ def test_snr_loss_known_values():
     assert abs(LOSSES["snr"](pred2, y).item() - (-10.0)) < 1e-4
 
 
+def test_snr_psd_loss_adds_the_benchmarks_spectral_error_in_decibels():
+    import torch
+
+    from biodae import metrics
+    from biodae.nn.train import LOSSES, snr_psd_loss
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.randn(6, 1, 512, generator=g) + 0.5
+    pred = y + 0.3 * torch.randn(6, 1, 512, generator=g)
+    spectral = (LOSSES["snr_psd"](pred, y) - LOSSES["snr"](pred, y)).item() / 0.5
+    # 20 log10 of the benchmark's RRMSE_s (scipy Welch, 1-s Hann segments at 256 Hz); scipy
+    # does not double the DC and Nyquist bins of a one-sided PSD, hence the small tolerance
+    rrmse_s = metrics.rrmse_spectral(y[:, 0].numpy(), pred[:, 0].numpy(), sampling_rate=256)
+    assert abs(spectral - float(np.mean(20 * np.log10(rrmse_s)))) < 0.2
+    # the weight scales the spectral term only
+    plain = snr_psd_loss(pred, y, weight=0.0).item()
+    assert abs(plain - LOSSES["snr"](pred, y).item()) < 1e-5
+    assert abs((snr_psd_loss(pred, y, weight=1.0).item() - plain) - spectral) < 1e-3
+    with pytest.raises(ValueError, match="length >= 256"):
+        snr_psd_loss(pred[..., :200], y[..., :200])
+
+
 def test_log_mse_loss_counts_every_patch_in_decibels():
     import torch
 
