@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from pathlib import Path
 
 from .._errors import InputError
 from ._common import import_recipes
+
+log = logging.getLogger("biodae.export")
 
 
 def add_parser(sub) -> None:
@@ -16,7 +19,9 @@ def add_parser(sub) -> None:
         help="export a training checkpoint to a self-contained ONNX file with its metadata contract",
         description="Export best.pt/last.pt to ONNX (opset 18, dynamic batch and length/size, node metadata "
                     "stripped, byte-identical on re-export) with the biodae.* metadata of its recipe "
-                    "(read from recipe.json beside the checkpoint, or --recipe). Needs torch.",
+                    "(read from recipe.json beside the checkpoint, or --recipe); warns when the checkpoint was "
+                    "trained differently from what that recipe says (model, loss, epochs, data options...), since "
+                    "the file then carries a version and training command that did not make it. Needs torch.",
     )
     p.add_argument("checkpoint", metavar="CHECKPOINT",
                    help="a checkpoint written by 'biodae train' (best.pt), or with --fp16 a float32 .onnx model")
@@ -40,13 +45,21 @@ def run(args) -> int:
     if not ckpt.is_file():
         raise InputError(f"{ckpt}: no such checkpoint", "pass the best.pt written by 'biodae train'")
     name = args.recipe
+    rj = ckpt.parent / "recipe.json"
+    trained = json.loads(rj.read_text()) if rj.is_file() else None
     if name is None:
-        rj = ckpt.parent / "recipe.json"
-        if not rj.is_file():
+        if trained is None:
             raise InputError(f"no recipe.json beside {ckpt}", "name the recipe with --recipe")
-        name = json.loads(rj.read_text())["name"]
+        name = trained["name"]
+    elif trained is not None and trained.get("name") != name:
+        trained = None  # another recipe's run: compare with the checkpoint alone
     recipe = recipes.get_recipe(name)
     model, state = load_checkpoint(ckpt)
+    drift = recipes.recipe_drift(recipe, state, trained)
+    if drift:
+        log.warning("%s was not trained as recipe %r %s says: %s. The file gets that recipe's version, training "
+                    "command and texts all the same; retrain with the recipe, or change the recipe, before shipping it",
+                    ckpt, recipe.name, recipe.version, "; ".join(drift))
     extra = {"biodae.epoch": str(int(state.get("epoch", 0))),
              "biodae.train_config": json.dumps(state.get("train_config", {}), sort_keys=True)}
     out = Path(args.output)

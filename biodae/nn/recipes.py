@@ -485,6 +485,36 @@ def export_recipe_model(model, recipe: Recipe, path: str | os.PathLike, *, comma
     return out, stamp_weights_sha256(out)
 
 
+#: recipe fields that decide the weights (the rest is metadata: texts, version, inference settings)
+_TRAINING_FIELDS = ("model", "loss", "epochs", "batch_size", "lr", "lr_schedule", "seed", "windows_per_epoch",
+                    "train_window", "sampling_rate", "units", "options")
+
+
+def recipe_drift(recipe: Recipe, checkpoint: dict[str, Any], trained: dict[str, Any] | None = None) -> list[str]:
+    """How a checkpoint's training differs from ``recipe``, as ``"field value (recipe: value)"`` texts.
+
+    ``biodae export`` stamps the recipe's version, training command and model card texts on
+    whatever weights it is given; this says when they do not describe the run. ``checkpoint``
+    is the loaded checkpoint (its ``model`` and ``train_config``); ``trained`` the
+    ``recipe.json`` written beside it by ``biodae train`` (the recipe as trained, with any
+    ``--config`` overrides), when there is one. Empty when nothing differs.
+    """
+    mine = asdict(recipe)
+    seen: dict[str, Any] = {}
+    model = checkpoint.get("model") or {}
+    if "name" in model:
+        seen["model"] = model["name"]
+    config = model.get("config") or {}
+    for key, value in recipe.model_config.items():
+        if key in config:
+            seen[f"model_config.{key}"] = config[key]
+            mine[f"model_config.{key}"] = value
+    seen.update({k: v for k, v in (checkpoint.get("train_config") or {}).items() if k in _TRAINING_FIELDS})
+    seen.update({k: v for k, v in (trained or {}).items() if k in _TRAINING_FIELDS})
+    return [f"{key} {json.dumps(value)} (recipe: {json.dumps(mine[key])})" for key, value in sorted(seen.items())
+            if key in mine and json.dumps(value, sort_keys=True) != json.dumps(mine[key], sort_keys=True)]
+
+
 def for_export(model, recipe: Recipe):
     """The trained model as it is exported: ``recipe.export_config`` applied, same weights."""
     if not recipe.export_config:

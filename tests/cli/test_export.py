@@ -55,3 +55,28 @@ def test_export_fp16_variant(capsys, tmp_path, checkpoint):
     assert m.metadata["biodae.precision"] == "fp16" and float(m.metadata["biodae.fp16_parity"]) < 1e-2
     assert main(["export", str(checkpoint), "--recipe", "ecg", "-o", str(out), "--fp16"]) == 2
     assert "exists" in capsys.readouterr().err
+
+
+def test_export_warns_when_the_checkpoint_was_not_trained_as_the_recipe_says(capsys, tmp_path, checkpoint):
+    assert main(["export", str(checkpoint), "--recipe", "ecg", "-o", str(tmp_path / "m.onnx")]) == 0
+    err = capsys.readouterr().err
+    assert "was not trained as recipe 'ecg'" in err
+    assert "model_config.widths [4, 6, 8] (recipe: [" in err and "epochs 1 (recipe: " in err
+
+
+def test_recipe_drift_is_empty_for_a_run_of_the_recipe_itself():
+    from dataclasses import asdict
+
+    from biodae.nn.recipes import get_recipe, recipe_drift
+
+    recipe = get_recipe("eeg")
+    full = build_model(recipe.model, **recipe.model_config).config
+    state = {"model": {"name": recipe.model, "config": full},
+             "train_config": {"loss": recipe.loss, "epochs": recipe.epochs, "lr": recipe.lr, "seed": recipe.seed,
+                              "batch_size": recipe.batch_size, "lr_schedule": recipe.lr_schedule, "patience": 3}}
+    trained = asdict(recipe) | {"version": "0.0.1", "limits": "other texts do not count"}
+    assert recipe_drift(recipe, state, trained) == []
+    assert recipe_drift(recipe, state | {"train_config": {"loss": "snr"}}, None) == [
+        'loss "snr" (recipe: "snr_psd")']
+    assert recipe_drift(recipe, state, trained | {"options": {"snr_range": [-10.0, 12.0]}}) == [
+        'options {"snr_range": [-10.0, 12.0]} (recipe: {"snr_range": [-7.0, 7.0]})']
