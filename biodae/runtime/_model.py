@@ -32,7 +32,16 @@ def unit_factor(from_unit: str, to_unit: str) -> float | None:
 
 
 def _models_dir() -> Path:
-    return Path(str(resources.files("biodae.models")))
+    """The shipped models: the installed package ``biodae.models``, or, when ``biodae`` is
+    imported from a source checkout that is not installed in place (Python started in the
+    repository root shadows the installed copy), the checkout's top-level ``models/``."""
+    try:
+        return Path(str(resources.files("biodae.models")))
+    except ModuleNotFoundError:
+        checkout = Path(__file__).resolve().parents[2] / "models"
+        if checkout.is_dir():
+            return checkout
+        raise
 
 
 def available_models() -> list[str]:

@@ -204,3 +204,22 @@ def test_contract_flags_missing_metadata_and_machine_paths(tmp_path):
     proto.graph.node[0].doc_string = 'File "/home/someone/project/export.py", line 12'
     onnx.save(proto, p)
     assert any("path of the exporting machine" in s for s in check_contract(p))
+
+
+def test_shipped_models_are_found_from_a_source_checkout_that_shadows_the_install(monkeypatch):
+    """Python started in the repository root imports ./biodae, which has no biodae.models
+    package (pip maps models/ onto it at install): the checkout's models/ is used."""
+    from pathlib import Path
+
+    from biodae.runtime import _model
+
+    def missing(name):
+        raise ModuleNotFoundError(f"No module named {name!r}")
+
+    checkout = Path(_model.__file__).resolve().parents[2] / "models"
+    if not checkout.is_dir():
+        pytest.skip("biodae is installed, not imported from a source checkout")
+    monkeypatch.setattr(_model.resources, "files", missing)
+    folder = _model._models_dir()
+    assert folder == checkout
+    assert (folder / "ecg.onnx").is_file()
