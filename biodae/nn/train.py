@@ -197,7 +197,7 @@ def snr_psd_loss(
 
     The spectral term is ``mean(10 log10((Σ_f (P̂_f - P_f)² + eps) / (Σ_f P_f² + eps)))``
     with ``P`` the Welch estimate of each window (Hann segments of ``segment`` samples,
-    50 % overlap, the periodograms averaged), i.e. ``20 log10`` of the window's
+    50 % overlap, each segment's mean removed, the periodograms averaged), i.e. ``20 log10`` of the window's
     RRMSE_s. A time-domain loss alone lets a model leave a small, broadband residue
     that costs little in RMS but shows in the spectrum (EEG at mild EMG); this term
     counts it. ``segment`` 256 is 1 s at the EEG recipe's 256 Hz, as in the benchmark.

@@ -128,19 +128,15 @@ def _in_order(fn: Callable[[list[int]], np.ndarray], items: list[list[int]], str
         return
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
+    from itertools import islice
 
+    todo = iter(items)
     with ThreadPoolExecutor(max_workers=streams, thread_name_prefix="biodae-window") as pool:
-        pending: deque = deque()
-        todo = iter(items)
-        for item in todo:
-            pending.append(pool.submit(fn, item))
-            if len(pending) >= 2 * streams:
-                break
+        pending = deque(pool.submit(fn, item) for item in islice(todo, 2 * streams))
         while pending:
-            yield pending.popleft().result()
-            item = next(todo, None)
-            if item is not None:
-                pending.append(pool.submit(fn, item))
+            done = pending.popleft().result()
+            pending.extend(pool.submit(fn, item) for item in islice(todo, 1))
+            yield done
 
 
 def _add_windows(acc: np.ndarray, starts: list[int], rows: np.ndarray, hop: int) -> None:

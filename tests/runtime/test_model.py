@@ -206,20 +206,17 @@ def test_contract_flags_missing_metadata_and_machine_paths(tmp_path):
     assert any("path of the exporting machine" in s for s in check_contract(p))
 
 
-def test_shipped_models_are_found_from_a_source_checkout_that_shadows_the_install(monkeypatch):
+def test_shipped_models_are_found_from_a_source_checkout_that_shadows_the_install(monkeypatch, tmp_path):
     """Python started in the repository root imports ./biodae, which has no biodae.models
     package (pip maps models/ onto it at install): the checkout's models/ is used."""
-    from pathlib import Path
-
     from biodae.runtime import _model
 
     def missing(name):
         raise ModuleNotFoundError(f"No module named {name!r}")
 
-    checkout = Path(_model.__file__).resolve().parents[2] / "models"
-    if not checkout.is_dir():
-        pytest.skip("biodae is installed, not imported from a source checkout")
     monkeypatch.setattr(_model.resources, "files", missing)
-    folder = _model._models_dir()
-    assert folder == checkout
-    assert (folder / "ecg.onnx").is_file()
+    monkeypatch.setattr(_model, "__file__", str(tmp_path / "biodae" / "runtime" / "_model.py"))
+    with pytest.raises(ModuleNotFoundError):  # neither installed nor a checkout
+        _model._models_dir()
+    (tmp_path / "models").mkdir()
+    assert _model._models_dir() == (tmp_path / "models").resolve()
