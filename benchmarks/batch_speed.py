@@ -150,6 +150,7 @@ def main(argv=None) -> int:
         ax.bar(labels, values, color=["#4c72b0", "#4c72b0", "#dd8452", "#dd8452"])
         for i, v in enumerate(values):
             ax.text(i, v, f"{v:.2f}", ha="center", va="bottom")
+        ax.set_ylim(0, 1.15 * max(values))  # room for the labels above the bars
         ax.set_ylabel("hours of 2-lead ECG per minute")
         ax.set_title(f"biodae denoise, {len(records)} x 30-min MIT-BIH records, {os.cpu_count()} cores")
         save_figure(fig, out / "batch_speed.png")
