@@ -111,7 +111,6 @@ def denoise(
         raise InputError(f"expected an array (n_samples,) or (n_samples, n_channels), got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise InputError("the array holds NaN or infinite values", "interpolate or remove them first")
-    _model(model, device, threads)  # a model that cannot load fails here, before any work
     channels = arr[:, None] if arr.ndim == 1 else arr
     jobs = [(model, channels[:, c], float(sampling_rate), units) for c in range(channels.shape[1])]
     out = np.stack(_denoise_channels(jobs, device, threads), axis=1)

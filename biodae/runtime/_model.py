@@ -175,7 +175,6 @@ class Model:
             back = np.pad(back, (0, n - back.size), mode="edge")
         return back[:n] / scale
 
-
     def signal_batch_size(self, window: int) -> int:
         """Windows per graph call that :meth:`denoise_signal` uses by default: 64 on a GPU; on
         the CPU about 64k samples per call with several threads and 16k with one, 8 to 64 windows."""
