@@ -681,25 +681,46 @@ def _serial(work: list[tuple[int, Task]], step: Any, kwargs: dict[str, Any],
 def _processes(work: list[tuple[int, Task]], step: Any, kwargs: dict[str, Any], jobs: int,
                threads: int) -> Iterator[tuple[int, FileResult]]:
     import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     step = _with_threads(step, threads)
     _check_picklable(step, "processes")
     with _worker_environment(threads):
         # spawn, not fork: a forked child inherits the parent's threads (tqdm's, a caller's) in any state
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(work)), mp_context=mp.get_context("spawn"),
-                                   initializer=_init_worker)
+        workers = min(jobs, len(work))
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_init_worker)
+        # Files go to the pool one per free worker. The pool marks what it queues for its workers as running,
+        # which can no longer be cancelled: submitting every file at once would make Ctrl-C wait for up to
+        # ``workers + 1`` files beyond those being cleaned.
+        todo = iter(work)
+        futures: dict[Any, tuple[int, Task]] = {}
+        reported: set = set()
+
+        def submit_next() -> Any:
+            item = next(todo, None)
+            if item is None:
+                return None
+            try:
+                f = pool.submit(clean_file, item[1], step, **kwargs)
+            except BrokenProcessPool as exc:  # a worker died: this file fails as the ones it held did
+                f = Future()
+                f.set_exception(exc)
+            futures[f] = item
+            return f
+
         try:
             with _sigint_ignored():  # the workers start meanwhile and inherit the ignored Ctrl-C
-                futures = {pool.submit(clean_file, t, step, **kwargs): (i, t) for i, t in work}
-            pending = set(futures)
+                pending = {submit_next() for _ in range(workers)}
             try:
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    pending |= {f for f in (submit_next() for _ in done) if f is not None}  # before yielding
                     for f in done:
+                        reported.add(f)
                         yield _future_result(f, *futures[f])
             except KeyboardInterrupt:
-                running = [f for f in pending if not f.cancel()]
+                running = [f for f in futures if f not in reported and not f.cancel()]
                 _say_interrupted(len(running))
                 try:
                     for f in running:

@@ -162,6 +162,62 @@ def test_processes_backend_needs_a_picklable_step(tmp_path, test_data):
         _batch.run(tasks, lambda obj: (obj, ""), backend="processes", jobs=2)
 
 
+@dataclass(frozen=True)
+class Slow:
+    """The data halved after a pause: short for record ``a``, long for the others."""
+
+    def __call__(self, obj):
+        import time
+
+        time.sleep(0.2 if obj.meta["record_name"] == "a" else 2.0)
+        return obj.replace(data=obj.data * 0.5), "halved"
+
+
+@dataclass(frozen=True)
+class DiesOnB:
+    """Halves the data at once for ``a``, after 2 s for the others; the worker dies abruptly on ``b`` after 1 s."""
+
+    def __call__(self, obj):
+        import os
+        import time
+
+        name = obj.meta["record_name"]
+        time.sleep(0 if name == "a" else 1.0 if name == "b" else 2.0)
+        if name == "b":
+            os._exit(1)
+        return obj.replace(data=obj.data * 0.5), "halved"
+
+
+def test_ctrl_c_in_the_process_pool_waits_only_for_the_files_being_cleaned(tmp_path, test_data):
+    """Ctrl-C finishes the file each worker holds and leaves all the others: none waits queued as 'running'."""
+    import time
+
+    for name in "abcdef":
+        make_record(test_data, tmp_path / "in", name)
+    tasks = _batch.plan(_batch.expand_inputs([tmp_path / "in"]), out_dir=tmp_path / "out", tag="_x")
+    stream = _batch._processes(list(enumerate(tasks)), Slow(), {}, 2, 1)
+    first = next(stream)
+    time.sleep(0.5)  # a is done; the workers now hold b and c
+    after = []
+    with pytest.raises(KeyboardInterrupt):
+        after.append(stream.throw(KeyboardInterrupt()))  # as a Ctrl-C while waiting
+        after.extend(stream)
+    finished = sorted(r.name for _, r in [first, *after])
+    assert finished == ["a", "b", "c"]  # d, e and f are not run: before, the pool also finished d and e
+    assert sorted(p.stem for p in (tmp_path / "out").glob("*.hea")) == finished
+
+
+def test_a_dead_worker_fails_its_file_and_the_run_goes_on(tmp_path, test_data):
+    for name in "abcd":
+        make_record(test_data, tmp_path / "in", name)
+    tasks = _batch.plan(_batch.expand_inputs([tmp_path / "in"]), out_dir=tmp_path / "out", tag="_x")
+    rep = _batch.run(tasks, DiesOnB(), backend="processes", jobs=2)
+    status = {r.name: r.status for r in rep.results}
+    assert status == {"a": "done", "b": "failed", "c": "failed", "d": "failed"}  # d was never handed to the pool
+    assert all("its worker died" in r.message for r in rep.results[1:])
+    assert sorted(p.stem for p in (tmp_path / "out").glob("*.hea")) == ["a"]
+
+
 # --------------------------------------------------------------------------- report
 def test_report_table_and_json(tmp_path, test_data):
     make_record(test_data, tmp_path / "in", "p")
