@@ -690,50 +690,74 @@ def _processes(work: list[tuple[int, Task]], step: Any, kwargs: dict[str, Any], 
         # spawn, not fork: a forked child inherits the parent's threads (tqdm's, a caller's) in any state
         workers = min(jobs, len(work))
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_init_worker)
-        # Files go to the pool one per free worker. The pool marks what it queues for its workers as running,
-        # which can no longer be cancelled: submitting every file at once would make Ctrl-C wait for up to
-        # ``workers + 1`` files beyond those being cleaned.
-        todo = iter(work)
-        futures: dict[Any, tuple[int, Task]] = {}
-        reported: set = set()
 
-        def submit_next() -> Any:
-            item = next(todo, None)
-            if item is None:
-                return None
+        def submit(task: Task) -> Any:
             try:
-                f = pool.submit(clean_file, item[1], step, **kwargs)
+                return pool.submit(clean_file, task, step, **kwargs)
             except BrokenProcessPool as exc:  # a worker died: this file fails as the ones it held did
-                f = Future()
+                f: Future = Future()
                 f.set_exception(exc)
-            futures[f] = item
-            return f
+                return f
 
+        def abort() -> None:
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+
+        feed = _Feed(work, submit)
         try:
             with _sigint_ignored():  # the workers start meanwhile and inherit the ignored Ctrl-C
-                pending = {submit_next() for _ in range(workers)}
+                pending = {f for f in (feed.next() for _ in range(workers)) if f is not None}
             try:
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    pending |= {f for f in (submit_next() for _ in done) if f is not None}  # before yielding
+                    pending |= {f for f in (feed.next() for _ in done) if f is not None}  # before yielding
                     for f in done:
-                        reported.add(f)
-                        yield _future_result(f, *futures[f])
+                        yield feed.result(f)
             except KeyboardInterrupt:
-                running = [f for f in futures if f not in reported and not f.cancel()]
-                _say_interrupted(len(running))
-                try:
-                    for f in running:
-                        yield _future_result(f, *futures[f])
-                except KeyboardInterrupt:
-                    for proc in list((getattr(pool, "_processes", None) or {}).values()):
-                        proc.terminate()
-                    for f in running:
-                        _remove_partial(futures[f][1])
-                    raise
+                yield from feed.finish_in_progress(abort)
                 raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Feed:
+    """Hands files to a pool one per free worker, and after Ctrl-C finishes exactly those it handed out.
+
+    Pools queue what they are given ahead of their workers (a process pool marks such calls running, past
+    cancelling; a Dask worker holds the next task): submitting every file at once would make Ctrl-C wait for those
+    too. ``submit(task)`` returns a future of the task's :class:`FileResult`.
+    """
+
+    def __init__(self, work: list[tuple[int, Task]], submit: Callable[[Task], Any]) -> None:
+        self._todo, self._submit = iter(work), submit
+        self.futures: dict[Any, tuple[int, Task]] = {}
+        self._reported: set = set()
+
+    def next(self) -> Any:
+        """Submit the next file; ``None`` when all are out."""
+        item = next(self._todo, None)
+        if item is None:
+            return None
+        f = self._submit(item[1])
+        self.futures[f] = item
+        return f
+
+    def result(self, f: Any) -> tuple[int, FileResult]:
+        self._reported.add(f)
+        return _future_result(f, *self.futures[f])
+
+    def finish_in_progress(self, abort: Callable[[], Any] = lambda: None) -> Iterator[tuple[int, FileResult]]:
+        """After Ctrl-C: the results of the files handed out and not yet reported; a second Ctrl-C aborts them."""
+        running = [f for f in self.futures if f not in self._reported]
+        _say_interrupted(len(running))
+        try:
+            for f in running:
+                yield self.result(f)
+        except KeyboardInterrupt:
+            abort()
+            for f in running:
+                _remove_partial(self.futures[f][1])
+            raise
 
 
 def _say_interrupted(n: int) -> None:
@@ -814,35 +838,19 @@ def _dask(work: list[tuple[int, Task]], step: Any, kwargs: dict[str, Any], jobs:
             client = stack.enter_context(distributed.Client(cluster))
         per_worker = _threads_per_worker(client, threads)
         stamp = f"{os.getpid()}-{time.time_ns()}"
-        futures = {client.submit(_dask_clean, t, step, kwargs, per_worker, pure=False,
-                                 key=f"biodae-clean-{stamp}-{i}"): (i, t) for i, t in work}
-        pending = set(futures)
+        feed = _Feed(work, lambda task: client.submit(_dask_clean, task, step, kwargs, per_worker, pure=False,
+                                                      key=f"biodae-clean-{stamp}-{len(feed.futures)}"))
+        slots = max(1, sum(client.nthreads().values()))  # one file per worker thread (see _Feed)
+        stream = distributed.as_completed([f for f in (feed.next() for _ in range(slots)) if f is not None])
         try:
-            for f in distributed.as_completed(list(futures)):
-                pending.discard(f)
-                yield _future_result(f, *futures[f])
+            for f in stream:
+                nxt = feed.next()
+                if nxt is not None:
+                    stream.add(nxt)
+                yield feed.result(f)
         except KeyboardInterrupt:
-            busy = _processing_keys(client)
-            queued = [f for f in pending if f.key not in busy]
-            client.cancel(queued)
-            running = [f for f in pending if f not in queued]
-            _say_interrupted(len(running))
-            try:
-                for f in running:
-                    yield _future_result(f, *futures[f])
-            except KeyboardInterrupt:
-                for f in running:
-                    _remove_partial(futures[f][1])
-                raise
+            yield from feed.finish_in_progress()
             raise
-
-
-def _processing_keys(client: Any) -> set:
-    """Keys of the tasks the workers are running now."""
-    try:
-        return {k for keys in client.processing().values() for k in keys}
-    except Exception:  # pragma: no cover - the scheduler went away
-        return set()
 
 
 # ----------------------------------------------------------------------------- report

@@ -169,41 +169,58 @@ class Slow:
     def __call__(self, obj):
         import time
 
-        time.sleep(0.2 if obj.meta["record_name"] == "a" else 2.0)
+        time.sleep(0.2 if obj.meta["record_name"] == "a" else 3.0)
         return obj.replace(data=obj.data * 0.5), "halved"
 
 
 @dataclass(frozen=True)
 class DiesOnB:
-    """Halves the data at once for ``a``, after 2 s for the others; the worker dies abruptly on ``b`` after 1 s."""
+    """Halves the data of ``a`` at once, of the others after 30 s; on ``b`` the worker dies abruptly once the
+    parent has ``a``'s result (it then creates the file ``a_reported``)."""
+
+    a_reported: str
 
     def __call__(self, obj):
         import os
         import time
 
         name = obj.meta["record_name"]
-        time.sleep(0 if name == "a" else 1.0 if name == "b" else 2.0)
         if name == "b":
+            t0 = time.monotonic()
+            while not os.path.exists(self.a_reported) and time.monotonic() - t0 < 120:
+                time.sleep(0.05)
             os._exit(1)
+        time.sleep(0 if name == "a" else 30.0)  # not waited for: the broken pool ends the others' workers
         return obj.replace(data=obj.data * 0.5), "halved"
 
 
-def test_ctrl_c_in_the_process_pool_waits_only_for_the_files_being_cleaned(tmp_path, test_data):
-    """Ctrl-C finishes the file each worker holds and leaves all the others: none waits queued as 'running'."""
+@pytest.mark.parametrize("backend", ["processes", "dask"])
+def test_ctrl_c_in_a_pool_waits_only_for_the_files_being_cleaned(tmp_path, test_data, backend):
+    """Ctrl-C finishes the file each worker holds and leaves all the others (none waits queued in the pool)."""
+    import contextlib
+    import logging
     import time
 
     for name in "abcdef":
         make_record(test_data, tmp_path / "in", name)
     tasks = _batch.plan(_batch.expand_inputs([tmp_path / "in"]), out_dir=tmp_path / "out", tag="_x")
-    stream = _batch._processes(list(enumerate(tasks)), Slow(), {}, 2, 1)
-    first = next(stream)
-    time.sleep(0.5)  # a is done; the workers now hold b and c
-    after = []
-    with pytest.raises(KeyboardInterrupt):
-        after.append(stream.throw(KeyboardInterrupt()))  # as a Ctrl-C while waiting
-        after.extend(stream)
+    with contextlib.ExitStack() as stack:
+        if backend == "processes":
+            stream = _batch._processes(list(enumerate(tasks)), Slow(), {}, 2, 1)
+        else:
+            distributed = pytest.importorskip("distributed")
+            cluster = stack.enter_context(distributed.LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                silence_logs=logging.ERROR))
+            stream = _batch._dask(list(enumerate(tasks)), Slow(), {}, 2, 1, cluster.scheduler_address)
+        first = next(stream)
+        time.sleep(0.5)  # a is done; the workers now hold b and c
+        after = []
+        with pytest.raises(KeyboardInterrupt):
+            after.append(stream.throw(KeyboardInterrupt()))  # as a Ctrl-C while waiting
+            after.extend(stream)
     finished = sorted(r.name for _, r in [first, *after])
-    assert finished == ["a", "b", "c"]  # d, e and f are not run: before, the pool also finished d and e
+    assert finished == ["a", "b", "c"]  # d, e, f not run; handed out all at once, the pools also finished d and e
     assert sorted(p.stem for p in (tmp_path / "out").glob("*.hea")) == finished
 
 
@@ -211,7 +228,13 @@ def test_a_dead_worker_fails_its_file_and_the_run_goes_on(tmp_path, test_data):
     for name in "abcd":
         make_record(test_data, tmp_path / "in", name)
     tasks = _batch.plan(_batch.expand_inputs([tmp_path / "in"]), out_dir=tmp_path / "out", tag="_x")
-    rep = _batch.run(tasks, DiesOnB(), backend="processes", jobs=2)
+    marker = tmp_path / "a-reported"
+
+    def on_result(res):
+        if res.name == "a":
+            marker.touch()
+
+    rep = _batch.run(tasks, DiesOnB(str(marker)), backend="processes", jobs=2, on_result=on_result)
     status = {r.name: r.status for r in rep.results}
     assert status == {"a": "done", "b": "failed", "c": "failed", "d": "failed"}  # d was never handed to the pool
     assert all("its worker died" in r.message for r in rep.results[1:])

@@ -135,8 +135,9 @@ class ImagePatchMixer:
     Each call draws a slice (weighted by its foreground area), a ``patch × patch``
     crop (centred on a random foreground pixel, or anywhere with probability 0.2, so
     background is learnt too; large images also zoomed out by 2 or 4), per-source
-    weights ``source_weights`` (by relative path, default 1), a random flip/rotation by 90° and intensity gain in
-    ``gain_range``, then noise:
+    weights ``source_weights`` (by relative path, default 1), a random flip/rotation by 90°, a contrast change
+    ``x ** gamma`` with ``gamma`` log-uniform in ``gamma_range`` (none by default), intensity gain in ``gain_range``,
+    then noise:
 
     ``"rician"``
         ``|x + n1 + i·n2|`` with σ uniform in ``sigma_range`` (fractions of the scaled
@@ -154,6 +155,7 @@ class ImagePatchMixer:
         peak_range: tuple[float, float] = (30.0, 10000.0),
         electronic_range: tuple[float, float] = (0.0, 4.0),
         gain_range: tuple[float, float] = (0.8, 1.2),
+        gamma_range: tuple[float, float] | None = None,
         clean_fraction: float = 0.08,
         background_fraction: float = 0.2,
         source_weights: dict[str, float] | None = None,
@@ -166,6 +168,7 @@ class ImagePatchMixer:
         self.noise, self.patch = noise, int(patch)
         self.sigma_range, self.peak_range, self.electronic_range = sigma_range, peak_range, electronic_range
         self.gain_range, self.clean_fraction, self.background_fraction = gain_range, clean_fraction, background_fraction
+        self.gamma_range = gamma_range
         fg = [np.flatnonzero(s.image.reshape(-1) > 0.1) for s in self.slices]
         self._fg = fg
         # each source gets its weight (default 1), shared by its slices in proportion to
@@ -198,7 +201,10 @@ class ImagePatchMixer:
         clean = np.rot90(clean, int(rng.integers(4)))
         if rng.random() < 0.5:
             clean = clean[:, ::-1]
-        clean = np.clip(clean.astype(np.float64), 0.0, None) * rng.uniform(*self.gain_range)
+        clean = np.clip(clean.astype(np.float64), 0.0, None)
+        if self.gamma_range is not None:  # other contrasts: draws nothing when off, so older recipes are unchanged
+            clean = clean ** np.exp(rng.uniform(np.log(self.gamma_range[0]), np.log(self.gamma_range[1])))
+        clean = clean * rng.uniform(*self.gain_range)
         if rng.random() < self.clean_fraction:
             noisy = clean.copy()
         elif self.noise == "rician":

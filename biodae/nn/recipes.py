@@ -145,8 +145,10 @@ def _image_data(recipe: Recipe, data_dir):
 
     o = recipe.options
     kw = {k: tuple(o[k]) for k in ("sigma_range", "peak_range", "electronic_range") if k in o}
+    gamma = tuple(o["gamma_range"]) if "gamma_range" in o else None  # training only: val keeps the real contrast
     train = ImagePatchMixer(load_image_slices(recipe.modality, "train", data_dir=data_dir), noise=o["noise"],
-                            patch=recipe.train_window, source_weights=o.get("source_weights"), **kw)
+                            patch=recipe.train_window, source_weights=o.get("source_weights"), gamma_range=gamma,
+                            **kw)
     val = ImagePatchMixer(load_image_slices(recipe.modality, "val", data_dir=data_dir), noise=o["noise"],
                           patch=min(recipe.train_window, o.get("val_patch", recipe.train_window)), **kw)
     return (MixerSource(train, recipe.windows_per_epoch, seed=recipe.seed),

@@ -63,3 +63,14 @@ def test_patch_mixer_clean_fraction_and_small_images():
         ImagePatchMixer([s], noise="rician", patch=64)
     with pytest.raises(ValueError, match="noise must be"):
         ImagePatchMixer([s], noise="gaussian", patch=32)
+
+
+def test_patch_mixer_contrast_change():
+    from biodae.datasets import ImageSlice
+
+    img = np.random.default_rng(0).random((40, 40)).astype(np.float32)
+    s = ImageSlice(img, "x", 0, None, (0.0, 1.0))
+    kw = dict(noise="rician", patch=32, clean_fraction=1.0, gain_range=(1.0, 1.0))
+    _, plain = ImagePatchMixer([s], **kw)(np.random.default_rng(3))
+    _, squared = ImagePatchMixer([s], gamma_range=(2.0, 2.0), **kw)(np.random.default_rng(3))
+    np.testing.assert_allclose(squared, plain.astype(np.float64) ** 2, rtol=1e-6)  # the same crop, x ** 2
