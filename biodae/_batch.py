@@ -681,7 +681,7 @@ def _serial(work: list[tuple[int, Task]], step: Any, kwargs: dict[str, Any],
 def _processes(work: list[tuple[int, Task]], step: Any, kwargs: dict[str, Any], jobs: int,
                threads: int) -> Iterator[tuple[int, FileResult]]:
     import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
     step = _with_threads(step, threads)
@@ -689,18 +689,26 @@ def _processes(work: list[tuple[int, Task]], step: Any, kwargs: dict[str, Any], 
     with _worker_environment(threads):
         # spawn, not fork: a forked child inherits the parent's threads (tqdm's, a caller's) in any state
         workers = min(jobs, len(work))
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_init_worker)
+
+        def new_pool() -> Any:
+            return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                       initializer=_init_worker)
+
+        pools = [new_pool()]
 
         def submit(task: Task) -> Any:
             try:
-                return pool.submit(clean_file, task, step, **kwargs)
-            except BrokenProcessPool as exc:  # a worker died: this file fails as the ones it held did
-                f: Future = Future()
-                f.set_exception(exc)
-                return f
+                return pools[-1].submit(clean_file, task, step, **kwargs)
+            except BrokenProcessPool:
+                # A worker died (killed for memory, say): the files the pool held fail with "its worker died";
+                # the files not yet handed out go to a new pool.
+                pools[-1].shutdown(wait=False, cancel_futures=True)
+                pools.append(new_pool())
+                with _sigint_ignored():
+                    return pools[-1].submit(clean_file, task, step, **kwargs)
 
         def abort() -> None:
-            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            for proc in list((getattr(pools[-1], "_processes", None) or {}).values()):
                 proc.terminate()
 
         feed = _Feed(work, submit)
@@ -717,7 +725,8 @@ def _processes(work: list[tuple[int, Task]], step: Any, kwargs: dict[str, Any], 
                 yield from feed.finish_in_progress(abort)
                 raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            for pool in pools:
+                pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _Feed:

@@ -175,7 +175,7 @@ class Slow:
 
 @dataclass(frozen=True)
 class DiesOnB:
-    """Halves the data of ``a`` at once, of the others after 30 s; on ``b`` the worker dies abruptly once the
+    """Halves the data of ``a`` and ``d`` at once, of ``c`` after 30 s; on ``b`` the worker dies abruptly once the
     parent has ``a``'s result (it then creates the file ``a_reported``)."""
 
     a_reported: str
@@ -190,7 +190,7 @@ class DiesOnB:
             while not os.path.exists(self.a_reported) and time.monotonic() - t0 < 120:
                 time.sleep(0.05)
             os._exit(1)
-        time.sleep(0 if name == "a" else 30.0)  # not waited for: the broken pool ends the others' workers
+        time.sleep(30.0 if name == "c" else 0)  # not waited for: the broken pool ends c's worker
         return obj.replace(data=obj.data * 0.5), "halved"
 
 
@@ -224,7 +224,7 @@ def test_ctrl_c_in_a_pool_waits_only_for_the_files_being_cleaned(tmp_path, test_
     assert sorted(p.stem for p in (tmp_path / "out").glob("*.hea")) == finished
 
 
-def test_a_dead_worker_fails_its_file_and_the_run_goes_on(tmp_path, test_data):
+def test_a_dead_worker_fails_its_files_and_a_new_pool_cleans_the_rest(tmp_path, test_data):
     for name in "abcd":
         make_record(test_data, tmp_path / "in", name)
     tasks = _batch.plan(_batch.expand_inputs([tmp_path / "in"]), out_dir=tmp_path / "out", tag="_x")
@@ -236,9 +236,10 @@ def test_a_dead_worker_fails_its_file_and_the_run_goes_on(tmp_path, test_data):
 
     rep = _batch.run(tasks, DiesOnB(str(marker)), backend="processes", jobs=2, on_result=on_result)
     status = {r.name: r.status for r in rep.results}
-    assert status == {"a": "done", "b": "failed", "c": "failed", "d": "failed"}  # d was never handed to the pool
-    assert all("its worker died" in r.message for r in rep.results[1:])
-    assert sorted(p.stem for p in (tmp_path / "out").glob("*.hea")) == ["a"]
+    # b killed its worker; c was in that pool; d, not yet handed out then, went to a new pool
+    assert status == {"a": "done", "b": "failed", "c": "failed", "d": "done"}
+    assert all("its worker died" in r.message for r in rep.results[1:3])
+    assert sorted(p.stem for p in (tmp_path / "out").glob("*.hea")) == ["a", "d"]
 
 
 # --------------------------------------------------------------------------- report
