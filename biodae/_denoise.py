@@ -261,13 +261,23 @@ def denoise_image(
         if mask.shape not in (data.shape, data.shape[:3]):
             raise InputError(f"mask shape {mask.shape} differs from the image's {data.shape}",
                              "pass a mask on the same voxel grid (same NIfTI dimensions)")
+    bad = int(np.count_nonzero(~np.isfinite(data)))
+    if bad:
+        log.warning("%s: %d of %d voxels are NaN or infinite; they are copied to the output as they are",
+                    image.source.name if image.source else "image", bad, data.size)
     n_slices = 1 if data.ndim == 2 else data.shape[axis] * (data.shape[3] if data.ndim == 4 else 1)
     from tqdm import tqdm
 
     with tqdm(total=n_slices, desc=f"biodae {m.name}", unit="slice", disable=None if progress is None else not progress,
               leave=False) as bar:
         out = m.denoise_image(data, axis=axis, mask=mask, progress=bar.update)
-    before, after = _noise_sigmas(data, out, m.modality, axis)
+    if bad:
+        before, after = _noise_sigmas(np.nan_to_num(data, posinf=0, neginf=0), np.nan_to_num(out, posinf=0, neginf=0),
+                                      m.modality, axis)
+    else:
+        before, after = _noise_sigmas(data, out, m.modality, axis)
+    with np.errstate(invalid="ignore"):  # inf - inf where the input is infinite: nothing was removed there
+        noise = np.where(np.isfinite(data), data - out, np.float32(0))
     rep = DenoiseReport(model=f"{m.name} {m.version}".strip(), axis=axis, sigma_before=before, sigma_after=after,
-                        noise=data - out)
+                        noise=noise)
     return image.replace(data=out), rep

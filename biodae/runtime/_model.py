@@ -208,6 +208,7 @@ class Model:
             Slicing axis of a volume (0, 1 or 2); required for 3D and 4D input.
         mask : ndarray of bool, optional
             Shape of ``x`` (or of one 3D volume of a 4D series): denoise inside, copy outside.
+            NaN and infinite voxels are copied too (the model sees their nearest finite voxel).
         batch_size : int
             Slices (or tiles) per graph call.
         progress : callable, optional
@@ -232,6 +233,17 @@ class Model:
                              "pass a mask on the same voxel grid as the image")
         if x.ndim == 3 and axis is None:
             raise ValueError("axis is required to denoise a 3D volume")
+        bad = ~np.isfinite(x) if x.dtype.kind in "fc" else None
+        if bad is not None and bad.any():
+            # NaN or inf (masked maps, failed reconstructions) would spread over a whole slice in the network:
+            # the model sees each one's nearest finite voxel, and the output keeps the value itself
+            if bad.all():
+                return x.astype(np.float32)
+            from scipy import ndimage
+
+            near = ndimage.distance_transform_edt(bad, return_distances=False, return_indices=True)
+            y = self.denoise_image(x[tuple(near)], axis=axis, mask=mask, batch_size=batch_size, progress=progress)
+            return np.where(bad, x.astype(np.float32), y)
         lo, hi = intensity_range(x, self.percentiles)
         scale = hi - lo
         xf = (x.astype(np.float32) - np.float32(lo)) / np.float32(scale)

@@ -79,6 +79,21 @@ def test_mask_and_save_noise(capsys, tmp_path, test_data):
     assert code != 0 and "mask" in err and not (tmp_path / "o2" / "mni152_t1_crop.nii.gz").exists()
 
 
+def test_nan_voxels_are_reported_and_copied(capsys, tmp_path, test_data):
+    img = nib.load(test_data / "images" / "mni152_t1_crop.nii.gz")
+    data = img.get_fdata(dtype=np.float32)
+    data[(data.shape[0] // 2, data.shape[1] // 2, data.shape[2] // 2)] = np.nan
+    src = tmp_path / "nan.nii.gz"
+    header = img.header.copy()
+    header.set_data_dtype(np.float32)  # NaN is a float; an integer file cannot hold it
+    nib.save(nib.Nifti1Image(data, img.affine, header), src)
+    code, out, err = run(capsys, "denoise", src, "--out-dir", tmp_path / "out")
+    assert code == 0, err
+    assert "1 of" in err and "NaN or infinite" in err and "noise sigma" in out
+    y = nib.load(tmp_path / "out" / "nan.nii.gz").get_fdata()
+    assert np.isnan(y).sum() == 1 and np.isnan(y[tuple(s // 2 for s in data.shape)])
+
+
 def test_dicom_picks_the_model_by_modality_and_keeps_bit_depth(capsys, tmp_path, test_data):
     for name, model in (("CT_small.dcm", "xray"), ("MR_small.dcm", "mri")):
         src = test_data / "images" / name

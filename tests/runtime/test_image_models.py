@@ -111,6 +111,21 @@ def test_mask_copies_outside(mri):
         mri.denoise_image(img, mask=mask[:10])
 
 
+def test_nan_and_inf_voxels_are_kept_and_do_not_spread(mri):
+    vol = np.stack([_phantom(seed=k) for k in range(4)], axis=2)
+    vol = vol + np.random.default_rng(5).normal(0, 30, vol.shape).astype(np.float32)
+    bad = vol.copy()
+    bad[40, 40, 1], bad[10, 5, 2], bad[50, 60, 2] = np.nan, np.inf, -np.inf
+    out = mri.denoise_image(bad, axis=2)
+    assert np.isnan(out[40, 40, 1]) and out[10, 5, 2] == np.inf and out[50, 60, 2] == -np.inf
+    assert np.isfinite(out).sum() == out.size - 3  # before: a NaN made its whole slice NaN
+    ref = mri.denoise_image(vol, axis=2)
+    far = np.ones(vol.shape, bool)
+    far[30:51, 30:51, 1] = far[:21, :16, 2] = far[40:61, 50:71, 2] = False
+    assert np.abs(out - ref)[far].max() < 0.01 * np.abs(ref).max()  # elsewhere as if the voxels were ordinary
+    assert (mri.denoise_image(np.full((8, 8), np.nan, np.float32)) != 0).all()  # all NaN: NaN back, no error
+
+
 def test_tiles_blend_without_seams(mri):
     """A slice larger than a tile, tiled, against the same slice in one piece."""
     rng = np.random.default_rng(5)
