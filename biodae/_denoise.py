@@ -62,6 +62,43 @@ def _denoise_channels(jobs: list[tuple[Any, np.ndarray, float, str | None]], dev
         return [f.result() for f in futures]
 
 
+MIN_STRETCH_S = 1.0
+"""Finite stretches between gaps (NaN) shorter than this are copied, not denoised."""
+
+
+def _denoise_with_gaps(jobs: list[tuple[Any, np.ndarray, float, str | None]], device: str, threads: int | None,
+                       name: str, labels: list[str]) -> list[np.ndarray]:
+    """:func:`_denoise_channels` for channels that may hold gaps (NaN or inf: WFDB's invalid samples, lead off).
+
+    The finite stretches between gaps are denoised separately (a stretch under :data:`MIN_STRETCH_S` is copied)
+    and the gaps are kept as they are, with a warning per channel.
+    """
+    pieces: list[tuple[int, int, int]] = []  # (job, start, stop) of each stretch to denoise
+    run: list[tuple[Any, np.ndarray, float, str | None]] = []
+    outs = []
+    for j, (spec, x, fs, u) in enumerate(jobs):
+        x = np.asarray(x, dtype=np.float64)
+        finite = np.isfinite(x)
+        outs.append(x.copy())
+        if finite.all():
+            pieces.append((j, 0, x.size))
+            run.append((spec, x, fs, u))
+            continue
+        edges = np.flatnonzero(np.diff(np.concatenate(([False], finite, [False])).astype(np.int8)))
+        stretches = list(zip(edges[::2], edges[1::2]))
+        long = [(a, b) for a, b in stretches if b - a >= MIN_STRETCH_S * fs]
+        for a, b in long:
+            pieces.append((j, int(a), int(b)))
+            run.append((spec, x[a:b], fs, u))
+        short = len(stretches) - len(long)
+        log.warning("%s: channel %s has %d NaN or infinite samples (gaps); the %d finite stretch(es) between them "
+                    "are denoised one by one%s, and the gaps kept", name, labels[j], int(x.size - finite.sum()),
+                    len(long), f" ({short} shorter than {MIN_STRETCH_S:g} s copied as they are)" if short else "")
+    for (j, a, b), y in zip(pieces, _denoise_channels(run, device, threads) if run else []):
+        outs[j][a:b] = y
+    return outs
+
+
 class DenoiseReport(dict):
     """What :func:`denoise_record` did: models used per channel, channels copied."""
 
@@ -109,11 +146,11 @@ def denoise(
     arr = np.asarray(x, dtype=np.float64)
     if arr.ndim not in (1, 2) or arr.shape[0] == 0:
         raise InputError(f"expected an array (n_samples,) or (n_samples, n_channels), got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise InputError("the array holds NaN or infinite values", "interpolate or remove them first")
+    if not np.isfinite(arr).any():
+        raise InputError("every value of the array is NaN or infinite", "pass the signal itself")
     channels = arr[:, None] if arr.ndim == 1 else arr
     jobs = [(model, channels[:, c], float(sampling_rate), units) for c in range(channels.shape[1])]
-    out = np.stack(_denoise_channels(jobs, device, threads), axis=1)
+    out = np.stack(_denoise_with_gaps(jobs, device, threads, "array", [str(c) for c in range(len(jobs))]), axis=1)
     return out[:, 0] if arr.ndim == 1 else out
 
 
@@ -127,9 +164,9 @@ def denoise_record(
     respiration, annotations...) are copied unchanged. With ``model``, every channel
     is denoised with it.
     """
-    from ._pipeline import check_finite
-
-    check_finite(obj)
+    if not np.isfinite(obj.data).any():
+        raise InputError(f"{obj.source.name if obj.source else 'input'}: every value is NaN or infinite",
+                         "the file holds no usable data; check its source")
     if isinstance(obj, Image):
         return denoise_image(obj, model, device=device, threads=threads)
     mods = signal_modalities(obj)
@@ -161,8 +198,9 @@ def denoise_record(
             f"(channels: {', '.join(obj.channel_names)})",
             "name the model to use with --model ecg|eeg|PATH",
         )
-    done = _denoise_channels([(spec, obj.data[:, c], obj.sampling_rate, obj.units[c]) for c, spec in jobs],
-                             device, threads)
+    done = _denoise_with_gaps([(spec, obj.data[:, c], obj.sampling_rate, obj.units[c]) for c, spec in jobs],
+                              device, threads, obj.source.name if obj.source else "record",
+                              [obj.channel_names[c] for c, _ in jobs])
     for (c, _), y in zip(jobs, done):
         out[:, c] = y
     return obj.replace(data=out), DenoiseReport(models=used, copied=copied)

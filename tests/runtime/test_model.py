@@ -150,8 +150,37 @@ def test_one_channel_keeps_several_batches_in_flight_and_gives_the_same_output(e
 def test_denoise_array_needs_rate_and_finite_values(ecg_model):
     with pytest.raises(InputError, match="sampling_rate is required"):
         biodae.denoise(np.zeros(100), model=ecg_model)
-    with pytest.raises(InputError, match="NaN"):
+    with pytest.raises(InputError, match="every value of the array is NaN"):
         biodae.denoise(np.full(100, np.nan), model=ecg_model, sampling_rate=360)
+
+
+def test_gaps_are_kept_and_the_stretches_between_them_denoised_one_by_one(ecg_model, caplog):
+    x = np.random.default_rng(3).normal(size=(3000, 2))
+    gapped = x.copy()
+    gapped[1000:1100, 0] = np.nan            # a gap (WFDB invalid samples, lead off)
+    gapped[1300:1400, 0] = np.inf            # another; 1100:1300 (0.56 s) is too short to denoise
+    y = biodae.denoise(gapped, model=ecg_model, sampling_rate=360)
+    assert np.isnan(y[1000:1100, 0]).all() and (y[1300:1400, 0] == np.inf).all()
+    np.testing.assert_array_equal(y[1100:1300, 0], x[1100:1300, 0])  # copied
+    alone = [biodae.denoise(x[a:b, 0], model=ecg_model, sampling_rate=360) for a, b in ((0, 1000), (1400, 3000))]
+    np.testing.assert_allclose(y[:1000, 0], alone[0], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(y[1400:, 0], alone[1], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(y[:, 1], biodae.denoise(x[:, 1], model=ecg_model, sampling_rate=360), rtol=1e-6)
+    assert "channel 0 has 200 NaN or infinite samples" in caplog.text and "1 shorter than 1 s copied" in caplog.text
+
+
+def test_cli_keeps_a_records_invalid_samples(capsys, tmp_path, test_data, ecg_model):
+    rec = wfdb.rdrecord(str(test_data / "signals" / "sel100_10s"))
+    sig = rec.p_signal.copy()
+    sig[500:700, 1] = np.nan  # written as WFDB's invalid sample value
+    wfdb.wrsamp("gap", fs=rec.fs, units=rec.units, sig_name=rec.sig_name, p_signal=sig, fmt=rec.fmt,
+                adc_gain=rec.adc_gain, baseline=rec.baseline, write_dir=str(tmp_path))
+    code = main(["denoise", str(tmp_path / "gap"), "--model", str(ecg_model), "--out-dir", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "channel V5 has 200 NaN or infinite samples" in captured.err
+    got = wfdb.rdrecord(str(tmp_path / "out" / "gap")).p_signal
+    assert np.isnan(got[500:700, 1]).all() and np.isfinite(np.delete(got, np.s_[500:700], axis=0)).all()
 
 
 def test_denoise_record_picks_channels(ecg_model, test_data):
