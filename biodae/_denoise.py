@@ -118,7 +118,10 @@ def denoise(
     ----------
     x : ndarray of shape (n_samples,) or (n_samples, n_channels), or Signal, or Image
         Arrays are in the model's units (mV for ``"ecg"``, µV for ``"eeg"``) unless
-        ``units`` says otherwise; channels are denoised one by one.
+        ``units`` says otherwise; channels are denoised one by one. NaN or infinite samples
+        are gaps: they stay, and the stretches between them are denoised one by one
+        (those under :data:`MIN_STRETCH_S` are copied), with a warning. Image voxels that are
+        NaN or infinite are copied too.
     model : str, path or Model, default "ecg"
         A shipped model name (:func:`biodae.runtime.available_models`), an ``.onnx``
         path, or a loaded :class:`~biodae.runtime.Model`. For a Signal, ``None``
