@@ -88,8 +88,10 @@ def read_edf(path: str | os.PathLike) -> Signal:
     Signal
         ``data`` of shape ``(n_samples, n_channels)`` in physical units (float64,
         ``units[i]`` from the header's physical dimension), ``sampling_rate`` in Hz
-        (samples per data record / record duration), ``format`` ``"edf"`` or
-        ``"bdf"``. ``meta`` holds ``file_type`` (``"EDF"``, ``"EDF+C"``,
+        (samples per data record / record duration; channels stored at lower rates are
+        resampled to the highest, and ``meta["native_data"]`` keeps their samples as
+        stored so that :func:`write_edf` writes unchanged ones back exactly), ``format``
+        ``"edf"`` or ``"bdf"``. ``meta`` holds ``file_type`` (``"EDF"``, ``"EDF+C"``,
         ``"EDF+D"``, ``"BDF"``, ``"BDF+C"``, ``"BDF+D"``), the header fields
         ``patient``, ``recording`` (the free-text fields as stored, trailing
         blanks removed), ``startdate``, ``starttime`` (the header's
@@ -108,8 +110,7 @@ def read_edf(path: str | os.PathLike) -> Signal:
     ------
     InputError
         If the file is missing, empty, not EDF/BDF, truncated, has an unreadable
-        header, channels at different sampling rates, or is a discontinuous EDF+D
-        file with gaps.
+        header, or is a discontinuous EDF+D file with gaps.
     """
     p = Path(path)
     layout = _check_layout(p)
@@ -162,17 +163,13 @@ def read_edf(path: str | os.PathLike) -> Signal:
                          f"{', '.join(repr(labels[i]) for i in sig_idx if spr[i] == 0)} hold 0 samples per record",
                          "the header is damaged: copy the file again from its source")
     duration = layout["duration"]
-    if len({spr[i] for i in sig_idx}) > 1:
-        by_rate: dict[float, list[str]] = {}
-        for i in sig_idx:
-            by_rate.setdefault(spr[i] / duration, []).append(labels[i])
-        listed = "; ".join(f"{r:g} Hz: {', '.join(v[:6])}{' ...' if len(v) > 6 else ''}"
-                           for r, v in sorted(by_rate.items()))
-        raise InputError(
-            f"{kind} file {p.name}: signal channels have different sampling rates ({listed})",
-            "select channels sharing one rate (or resample them to one rate) before reading it here, "
-            "e.g. with EDFbrowser or MNE",
-        )
+    top = max(spr[i] for i in sig_idx)
+    slower = [i for i in sig_idx if spr[i] != top]
+    if slower:  # polysomnography and the like: resp, SpO2... at lower rates than EEG/ECG
+        listed = ", ".join(f"{labels[i]} ({spr[i] / duration:g} Hz)" for i in slower[:6])
+        logger.info("%s file %s: channel(s) %s%s are resampled to %g Hz, the file's highest rate, while in "
+                    "memory; biodae writes them back at their own rates (unchanged ones exactly)", kind, p.name,
+                    listed, " ..." if len(slower) > 6 else "", top / duration)
     bad = [labels[i] for i in sig_idx + status_idx
            if headers[i]["digital_max"] <= headers[i]["digital_min"]
            or headers[i]["physical_max"] == headers[i]["physical_min"]]
@@ -181,9 +178,12 @@ def read_edf(path: str | os.PathLike) -> Signal:
                          "physical or digital range in the header",
                          "the header is damaged: copy the file again from its source")
 
-    data = np.empty((layout["n_records"] * spr[sig_idx[0]], len(sig_idx)), dtype=np.float64)
+    data = np.empty((layout["n_records"] * top, len(sig_idx)), dtype=np.float64)
+    native: list[np.ndarray | None] = []
     for k, i in enumerate(sig_idx):
-        data[:, k] = signals[i].data
+        x = np.asarray(signals[i].data, dtype=np.float64)
+        native.append(x.copy() if spr[i] != top else None)
+        data[:, k] = x if spr[i] == top else _resample(x, top, spr[i])
     status = None
     if status_idx:
         i = status_idx[0]
@@ -202,12 +202,14 @@ def read_edf(path: str | os.PathLike) -> Signal:
         "record_duration": duration,
         "n_records": layout["n_records"],
         "channels": [headers[i] for i in sig_idx],
+        # channels stored at a lower rate than ``sampling_rate``: their samples as stored (None for the others)
+        "native_data": native if slower else None,
         "annotations": annotations,
         "status": status,
     }
     return Signal(
         data=data,
-        sampling_rate=float(spr[sig_idx[0]] / duration),
+        sampling_rate=float(top / duration),
         channel_names=[labels[i] for i in sig_idx],
         units=[headers[i]["dimension"] for i in sig_idx],
         format="bdf" if layout["bdf"] else "edf",
@@ -427,6 +429,9 @@ def write_edf(signal: Signal, path: str | os.PathLike, *, force: bool = False) -
         logger.warning("EDF output %s: meta describes %d channels but the signal has %d; "
                        "fitting channel headers to the data", out.name, len(known), c)
         known = None
+    # channels read at lower rates than the signal's keep them, if the signal's rate and record layout are the file's
+    native_rates = known is not None and float(meta.get("record_duration") or 0) == duration and spr == max(
+        int(ch.get("samples_per_record", 0)) for ch in known)
     parts = []  # (samples, fs, header, physical?) per channel written
     for i in range(c):
         ch = dict(known[i]) if known is not None else {
@@ -440,8 +445,14 @@ def write_edf(signal: Signal, path: str | os.PathLike, *, force: bool = False) -
         if known is not None:  # the numbers used below must fit the 8-character header fields
             ch["physical_min"] = float(_format_number(float(ch["physical_min"]), "floor"))
             ch["physical_max"] = float(_format_number(float(ch["physical_max"]), "ceil"))
-        _fit_physical_range(ch, data[:, i], known is not None, out)
-        parts.append((data[:, i], spr / duration, ch, True))
+        x, own = data[:, i], int(ch.get("samples_per_record", spr)) if native_rates else spr
+        if own != spr:  # a channel read at a lower rate goes back to it; exactly as stored if unchanged
+            stored = (meta.get("native_data") or [None] * c)[i]
+            unchanged = stored is not None and stored.size * spr == n * own \
+                and np.array_equal(data[:n, i], _resample(stored, spr, own))
+            x = stored if unchanged else _resample(x, own, spr)
+        _fit_physical_range(ch, x, known is not None, out)
+        parts.append((x, own / duration, ch, True))
 
     status = meta.get("status")
     if status:
@@ -554,6 +565,16 @@ def _set_reserved(obj: Any, text: str) -> None:
         logger.debug("edfio has no setter for the reserved field; %r not written", text)
         return
     setter(text)
+
+
+def _resample(x: np.ndarray, to: int, frm: int) -> np.ndarray:
+    """``x`` from ``frm`` to ``to`` samples per data record (polyphase, scipy's default Kaiser window)."""
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    r = Fraction(int(to), int(frm))
+    return resample_poly(np.asarray(x, dtype=np.float64), r.numerator, r.denominator)
 
 
 def _to_digital(x: np.ndarray, pmin: float, pmax: float, dmin: int, dmax: int) -> np.ndarray:

@@ -129,6 +129,32 @@ def test_folder_with_bad_records_in_two_processes(capsys, tmp_path, test_data, a
 
 
 # --------------------------------------------------------------------------- RECORDS, globs, lists
+def test_polysomnography_edf_with_channels_at_several_rates(capsys, tmp_path):
+    """EEG at 256 Hz, ECG at 512 Hz, respiration at 32 Hz in one file: each is cleaned (or copied) at its own rate."""
+    import pyedflib
+
+    rng = np.random.default_rng(0)
+    src = tmp_path / "psg.edf"
+    chans = [("EEG C3-A2", "uV", 256, 500.0, rng.normal(0, 20, 256 * 20)),
+             ("ECG II", "mV", 512, 5.0, np.sin(2 * np.pi * 1.2 * np.arange(512 * 20) / 512) + rng.normal(0, .05, 512 * 20)),
+             ("Resp", "", 32, 1.0, 0.5 * np.sin(2 * np.pi * 0.25 * np.arange(32 * 20) / 32))]
+    with pyedflib.EdfWriter(str(src), 3, file_type=pyedflib.FILETYPE_EDFPLUS) as w:
+        w.setSignalHeaders([{"label": lab, "dimension": u, "sample_frequency": fs, "physical_max": pm,
+                             "physical_min": -pm, "digital_max": 32767, "digital_min": -32768,
+                             "prefilter": "", "transducer": ""} for lab, u, fs, pm, _ in chans])
+        w.writeSamples([c[-1] for c in chans])
+    code, stdout, err = run(capsys, "info", src)
+    assert code == 0 and "512 Hz (stored at lower rates: EEG C3-A2 256 Hz, Resp 32 Hz)" in stdout
+    code, stdout, err = run(capsys, "denoise", src, "--out-dir", tmp_path / "out")
+    assert code == 0, err
+    assert "eeg" in stdout and "ecg" in stdout and "copied unchanged: Resp" in stdout
+    with pyedflib.EdfReader(str(src)) as a, pyedflib.EdfReader(str(tmp_path / "out" / "psg.edf")) as b:
+        assert [b.getSampleFrequency(i) for i in range(3)] == [256, 512, 32]
+        assert [b.getNSamples()[i] for i in range(3)] == [256 * 20, 512 * 20, 32 * 20]
+        np.testing.assert_array_equal(a.readSignal(2, digital=True), b.readSignal(2, digital=True))  # copied
+        assert not np.array_equal(a.readSignal(0), b.readSignal(0))  # denoised
+
+
 def test_records_file_glob_and_a_list_of_records(capsys, tmp_path, test_data):
     db = tmp_path / "db"
     for name in ("a", "b"):

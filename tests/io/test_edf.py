@@ -436,19 +436,42 @@ def test_data_beyond_the_declared_records_ignored(tmp_path, caplog):
     assert any("ignoring 1000 bytes" in r.getMessage() for r in caplog.records)
 
 
-def test_different_sampling_rates_refused(tmp_path):
-    path = tmp_path / "mixed.edf"
+def _mixed_rates(path: Path) -> list[np.ndarray]:
+    """An EDF+ file with two channels at 256 Hz and one at 512 Hz (2 s); returns the samples written."""
+    t = np.arange(512) / 256
+    written = [60 * np.sin(2 * np.pi * 3 * t), 40 * np.cos(2 * np.pi * 5 * t),
+               80 * np.sin(2 * np.pi * 7 * np.arange(1024) / 512)]
     with pyedflib.EdfWriter(str(path), 3, file_type=pyedflib.FILETYPE_EDFPLUS) as w:
         w.setSignalHeaders([
             {"label": lab, "dimension": "uV", "sample_frequency": fs, "physical_max": 100.0,
              "physical_min": -100.0, "digital_max": 32767, "digital_min": -32768,
              "prefilter": "", "transducer": ""}
             for lab, fs in (("EEG1", 256), ("EEG2", 256), ("ECG", 512))])
-        w.writeSamples([np.zeros(512), np.zeros(512), np.zeros(1024)])
-    with pytest.raises(InputError) as exc:
-        read_edf(path)
-    assert_input_error(exc, "256 Hz: EEG1, EEG2", "512 Hz: ECG")
-    assert "select channels" in exc.value.hint
+        w.writeSamples(written)
+    return written
+
+
+def test_channels_at_different_rates_are_read_at_the_highest_and_written_at_their_own(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="biodae.io")
+    path = tmp_path / "mixed.edf"
+    written = _mixed_rates(path)
+    sig = read_edf(path)
+    assert sig.sampling_rate == 512 and sig.data.shape == (1024, 3)
+    assert any("EEG1 (256 Hz), EEG2 (256 Hz) are resampled to 512 Hz" in r.getMessage() for r in caplog.records)
+    assert sig.meta["native_data"][2] is None and sig.meta["native_data"][0].shape == (512,)
+    np.testing.assert_allclose(sig.data[:, 2], written[2], atol=0.01)
+    np.testing.assert_allclose(sig.data[100:900:2, 0], written[0][50:450], atol=0.5)  # interpolated, same times
+    # unchanged: every channel back at its own rate, the same digital samples (read by pyEDFlib)
+    out = write_edf(sig, tmp_path / "same.edf")
+    with pyedflib.EdfReader(str(path)) as a, pyedflib.EdfReader(str(out)) as b:
+        assert [b.getSampleFrequency(i) for i in range(3)] == [256, 256, 512]
+        for i in range(3):
+            np.testing.assert_array_equal(a.readSignal(i, digital=True), b.readSignal(i, digital=True))
+    # changed: back at its own rate too, with the change
+    halved = sig.replace(data=sig.data * [0.5, 1.0, 1.0])
+    with pyedflib.EdfReader(str(write_edf(halved, tmp_path / "halved.edf"))) as b:
+        assert b.getSampleFrequency(0) == 256
+        np.testing.assert_allclose(b.readSignal(0)[20:-20], 0.5 * written[0][20:-20], atol=0.1)
 
 
 def test_discontinuous_edfplus(tmp_path):
