@@ -40,7 +40,7 @@ def channel_modality(name: str, unit: str = "") -> str:
     if _EEG_RE.match(compact) or (compact.startswith("eeg") and _EEG_RE.match(compact[3:] or "x")):
         return "eeg"
     u = unit.strip().lower()
-    if u in ("uv", "µv", "μv") and not compact.startswith(("eog", "emg", "pleth", "resp")):
+    if u in ("uv", "µv", "μv", "microvolt", "microvolts") and not compact.startswith(("eog", "emg", "pleth", "resp")):
         return "eeg"
     return "other"
 

@@ -20,7 +20,9 @@ __all__ = ["Model", "load_model", "available_models", "resample", "unit_factor"]
 
 log = logging.getLogger("biodae.runtime")
 
-_UNIT_SCALE = {"v": 1.0, "mv": 1e-3, "uv": 1e-6, "µv": 1e-6, "μv": 1e-6, "nv": 1e-9}
+_UNIT_SCALE = {"v": 1.0, "mv": 1e-3, "uv": 1e-6, "µv": 1e-6, "μv": 1e-6, "nv": 1e-9,
+               "volt": 1.0, "volts": 1.0, "millivolt": 1e-3, "millivolts": 1e-3, "microvolt": 1e-6,
+               "microvolts": 1e-6, "nanovolt": 1e-9, "nanovolts": 1e-9}
 
 
 def unit_factor(from_unit: str, to_unit: str) -> float | None:

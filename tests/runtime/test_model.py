@@ -65,6 +65,7 @@ def test_unit_factor():
     assert unit_factor("uV", "mV") == pytest.approx(1e-3)
     assert unit_factor("mV", "uV") == pytest.approx(1e3)
     assert unit_factor("NU", "mV") is None
+    assert unit_factor("Microvolts", "mV") == pytest.approx(1e-3) and unit_factor("volt", "mV") == 1e3  # spelt out
 
 
 @pytest.mark.parametrize("fs", [360.0, 250.0, 500.0, 1000.0, 128.0])
