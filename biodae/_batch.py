@@ -512,14 +512,26 @@ def _snr_estimate(data: np.ndarray, fs: float) -> np.ndarray:
 def _snr(obj: io.Signal | io.Image, new: io.Signal | io.Image) -> tuple[list[str], list, list]:
     if not isinstance(obj, io.Signal) or not isinstance(new, io.Signal) or obj.data.shape != new.data.shape:
         return [], [], []
-    changed = [c for c in range(obj.n_channels) if not np.array_equal(obj.data[:, c], new.data[:, c])]
+    changed = [c for c in range(obj.n_channels)
+               if not np.array_equal(obj.data[:, c], new.data[:, c], equal_nan=True)]
     if not changed:
         return [], [], []
-    try:
-        before = _snr_estimate(obj.data[:, changed], obj.sampling_rate)
-        after = _snr_estimate(new.data[:, changed], new.sampling_rate)
-    except BiodaeError:  # too short for the drift high-pass, NaN samples
-        return [obj.channel_names[c] for c in changed], [None] * len(changed), [None] * len(changed)
+    if np.isfinite(obj.data[:, changed]).all():
+        try:
+            before = _snr_estimate(obj.data[:, changed], obj.sampling_rate)
+            after = _snr_estimate(new.data[:, changed], new.sampling_rate)
+        except BiodaeError:  # too short for the drift high-pass
+            return [obj.channel_names[c] for c in changed], [None] * len(changed), [None] * len(changed)
+    else:  # gaps (NaN): each channel on its longest finite stretch
+        from ._denoise import finite_stretches
+
+        before, after = np.full(len(changed), np.nan), np.full(len(changed), np.nan)
+        for k, c in enumerate(changed):
+            runs = finite_stretches(np.isfinite(obj.data[:, c]))
+            a, b = max(runs, key=lambda r: r[1] - r[0], default=(0, 0))
+            with contextlib.suppress(BiodaeError):  # too short for the drift high-pass
+                before[k] = _snr_estimate(obj.data[a:b, c : c + 1], obj.sampling_rate)[0]
+                after[k] = _snr_estimate(new.data[a:b, c : c + 1], new.sampling_rate)[0]
 
     def clean(v: np.ndarray) -> list[float | None]:
         return [float(round(x, 3)) if math.isfinite(x) else None for x in v]

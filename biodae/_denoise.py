@@ -66,6 +66,12 @@ MIN_STRETCH_S = 1.0
 """Finite stretches between gaps (NaN) shorter than this are copied, not denoised."""
 
 
+def finite_stretches(finite: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each run of True in a 1-D boolean array (the finite stretches of a signal)."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], finite, [False])).astype(np.int8)))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
+
+
 def _denoise_with_gaps(jobs: list[tuple[Any, np.ndarray, float, str | None]], device: str, threads: int | None,
                        name: str, labels: list[str]) -> list[np.ndarray]:
     """:func:`_denoise_channels` for channels that may hold gaps (NaN or inf: WFDB's invalid samples, lead off).
@@ -84,8 +90,7 @@ def _denoise_with_gaps(jobs: list[tuple[Any, np.ndarray, float, str | None]], de
             pieces.append((j, 0, x.size))
             run.append((spec, x, fs, u))
             continue
-        edges = np.flatnonzero(np.diff(np.concatenate(([False], finite, [False])).astype(np.int8)))
-        stretches = list(zip(edges[::2], edges[1::2]))
+        stretches = finite_stretches(finite)
         long = [(a, b) for a, b in stretches if b - a >= MIN_STRETCH_S * fs]
         for a, b in long:
             pieces.append((j, int(a), int(b)))

@@ -176,12 +176,17 @@ def test_cli_keeps_a_records_invalid_samples(capsys, tmp_path, test_data, ecg_mo
     sig[500:700, 1] = np.nan  # written as WFDB's invalid sample value
     wfdb.wrsamp("gap", fs=rec.fs, units=rec.units, sig_name=rec.sig_name, p_signal=sig, fmt=rec.fmt,
                 adc_gain=rec.adc_gain, baseline=rec.baseline, write_dir=str(tmp_path))
-    code = main(["denoise", str(tmp_path / "gap"), "--model", str(ecg_model), "--out-dir", str(tmp_path / "out")])
+    code = main(["denoise", str(tmp_path / "gap"), "--model", str(ecg_model), "--out-dir", str(tmp_path / "out"),
+                 "--report", str(tmp_path / "report.json")])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "channel V5 has 200 NaN or infinite samples" in captured.err
     got = wfdb.rdrecord(str(tmp_path / "out" / "gap")).p_signal
     assert np.isnan(got[500:700, 1]).all() and np.isfinite(np.delete(got, np.s_[500:700], axis=0)).all()
+    import json
+
+    rep = json.loads((tmp_path / "report.json").read_text())["files"][0]
+    assert None not in rep["snr_in_db"] + rep["snr_out_db"]  # estimated on the longest finite stretch
 
 
 def test_denoise_record_picks_channels(ecg_model, test_data):
