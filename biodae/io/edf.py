@@ -53,6 +53,7 @@ import edfio
 import numpy as np
 
 from .._errors import InputError
+from ..noise._common import resample
 from ._atomic import atomic_path
 from ._containers import Signal
 
@@ -183,7 +184,7 @@ def read_edf(path: str | os.PathLike) -> Signal:
     for k, i in enumerate(sig_idx):
         x = np.asarray(signals[i].data, dtype=np.float64)
         native.append(x.copy() if spr[i] != top else None)
-        data[:, k] = x if spr[i] == top else _resample(x, top, spr[i])
+        data[:, k] = x if spr[i] == top else resample(x, spr[i], top)
     status = None
     if status_idx:
         i = status_idx[0]
@@ -449,8 +450,8 @@ def write_edf(signal: Signal, path: str | os.PathLike, *, force: bool = False) -
         if own != spr:  # a channel read at a lower rate goes back to it; exactly as stored if unchanged
             stored = (meta.get("native_data") or [None] * c)[i]
             unchanged = stored is not None and stored.size * spr == n * own \
-                and np.array_equal(data[:n, i], _resample(stored, spr, own))
-            x = stored if unchanged else _resample(x, own, spr)
+                and np.array_equal(data[:n, i], resample(stored, own, spr))
+            x = stored if unchanged else resample(x, spr, own)
         _fit_physical_range(ch, x, known is not None, out)
         parts.append((x, own / duration, ch, True))
 
@@ -565,16 +566,6 @@ def _set_reserved(obj: Any, text: str) -> None:
         logger.debug("edfio has no setter for the reserved field; %r not written", text)
         return
     setter(text)
-
-
-def _resample(x: np.ndarray, to: int, frm: int) -> np.ndarray:
-    """``x`` from ``frm`` to ``to`` samples per data record (polyphase, scipy's default Kaiser window)."""
-    from fractions import Fraction
-
-    from scipy.signal import resample_poly
-
-    r = Fraction(int(to), int(frm))
-    return resample_poly(np.asarray(x, dtype=np.float64), r.numerator, r.denominator)
 
 
 def _to_digital(x: np.ndarray, pmin: float, pmax: float, dmin: int, dmax: int) -> np.ndarray:
