@@ -523,7 +523,7 @@ def _snr(obj: io.Signal | io.Image, new: io.Signal | io.Image) -> tuple[list[str
         except BiodaeError:  # too short for the drift high-pass
             return [obj.channel_names[c] for c in changed], [None] * len(changed), [None] * len(changed)
     else:  # gaps (NaN): each channel on its longest finite stretch
-        from ._denoise import finite_stretches
+        from .runtime import finite_stretches
 
         before, after = np.full(len(changed), np.nan), np.full(len(changed), np.nan)
         for k, c in enumerate(changed):

@@ -62,46 +62,19 @@ def _denoise_channels(jobs: list[tuple[Any, np.ndarray, float, str | None]], dev
         return [f.result() for f in futures]
 
 
-MIN_STRETCH_S = 1.0
-"""Finite stretches between gaps (NaN) shorter than this are copied, not denoised."""
+def _warn_gaps(name: str, jobs: list[tuple[Any, np.ndarray, float, str | None]], labels: list[str]) -> None:
+    """Say which channels hold gaps (NaN or inf), which :meth:`Model.denoise_signal` keeps."""
+    from .runtime import MIN_STRETCH_S, finite_stretches
 
-
-def finite_stretches(finite: np.ndarray) -> list[tuple[int, int]]:
-    """``(start, stop)`` of each run of True in a 1-D boolean array (the finite stretches of a signal)."""
-    edges = np.flatnonzero(np.diff(np.concatenate(([False], finite, [False])).astype(np.int8)))
-    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
-
-
-def _denoise_with_gaps(jobs: list[tuple[Any, np.ndarray, float, str | None]], device: str, threads: int | None,
-                       name: str, labels: list[str]) -> list[np.ndarray]:
-    """:func:`_denoise_channels` for channels that may hold gaps (NaN or inf: WFDB's invalid samples, lead off).
-
-    The finite stretches between gaps are denoised separately (a stretch under :data:`MIN_STRETCH_S` is copied)
-    and the gaps are kept as they are, with a warning per channel.
-    """
-    pieces: list[tuple[int, int, int]] = []  # (job, start, stop) of each stretch to denoise
-    run: list[tuple[Any, np.ndarray, float, str | None]] = []
-    outs = []
-    for j, (spec, x, fs, u) in enumerate(jobs):
-        x = np.asarray(x, dtype=np.float64)
+    for (_, x, fs, _), label in zip(jobs, labels):
         finite = np.isfinite(x)
-        outs.append(x.copy())
         if finite.all():
-            pieces.append((j, 0, x.size))
-            run.append((spec, x, fs, u))
             continue
-        stretches = finite_stretches(finite)
-        long = [(a, b) for a, b in stretches if b - a >= MIN_STRETCH_S * fs]
-        for a, b in long:
-            pieces.append((j, int(a), int(b)))
-            run.append((spec, x[a:b], fs, u))
-        short = len(stretches) - len(long)
+        runs = finite_stretches(finite)
+        short = sum(b - a < MIN_STRETCH_S * fs for a, b in runs)
         log.warning("%s: channel %s has %d NaN or infinite samples (gaps); the %d finite stretch(es) between them "
-                    "are denoised one by one%s, and the gaps kept", name, labels[j], int(x.size - finite.sum()),
-                    len(long), f" ({short} shorter than {MIN_STRETCH_S:g} s copied as they are)" if short else "")
-    for (j, a, b), y in zip(pieces, _denoise_channels(run, device, threads) if run else []):
-        outs[j][a:b] = y
-    return outs
+                    "are denoised one by one%s, and the gaps kept", name, label, int(x.size - finite.sum()),
+                    len(runs) - short, f" ({short} shorter than {MIN_STRETCH_S:g} s copied as they are)" if short else "")
 
 
 class DenoiseReport(dict):
@@ -125,7 +98,7 @@ def denoise(
         Arrays are in the model's units (mV for ``"ecg"``, µV for ``"eeg"``) unless
         ``units`` says otherwise; channels are denoised one by one. NaN or infinite samples
         are gaps: they stay, and the stretches between them are denoised one by one
-        (those under :data:`MIN_STRETCH_S` are copied), with a warning. Image voxels that are
+        (those under :data:`biodae.runtime.MIN_STRETCH_S` are copied), with a warning. Image voxels that are
         NaN or infinite are copied too.
     model : str, path or Model, default "ecg"
         A shipped model name (:func:`biodae.runtime.available_models`), an ``.onnx``
@@ -158,7 +131,8 @@ def denoise(
         raise InputError("every value of the array is NaN or infinite", "pass the signal itself")
     channels = arr[:, None] if arr.ndim == 1 else arr
     jobs = [(model, channels[:, c], float(sampling_rate), units) for c in range(channels.shape[1])]
-    out = np.stack(_denoise_with_gaps(jobs, device, threads, "array", [str(c) for c in range(len(jobs))]), axis=1)
+    _warn_gaps("array", jobs, [str(c) for c in range(len(jobs))])
+    out = np.stack(_denoise_channels(jobs, device, threads), axis=1)
     return out[:, 0] if arr.ndim == 1 else out
 
 
@@ -206,9 +180,9 @@ def denoise_record(
             f"(channels: {', '.join(obj.channel_names)})",
             "name the model to use with --model ecg|eeg|PATH",
         )
-    done = _denoise_with_gaps([(spec, obj.data[:, c], obj.sampling_rate, obj.units[c]) for c, spec in jobs],
-                              device, threads, obj.source.name if obj.source else "record",
-                              [obj.channel_names[c] for c, _ in jobs])
+    todo = [(spec, obj.data[:, c], obj.sampling_rate, obj.units[c]) for c, spec in jobs]
+    _warn_gaps(obj.source.name if obj.source else "record", todo, [obj.channel_names[c] for c, _ in jobs])
+    done = _denoise_channels(todo, device, threads)
     for (c, _), y in zip(jobs, done):
         out[:, c] = y
     return obj.replace(data=out), DenoiseReport(models=used, copied=copied)

@@ -14,7 +14,7 @@ import numpy as np
 from .._errors import BiodaeError, InputError
 from ._session import SessionRunner, create_session
 from ._images import DEFAULT_PERCENTILES, intensity_range
-from ._windows import overlap_add_1d, tile_2d
+from ._windows import MIN_STRETCH_S, finite_stretches, overlap_add_1d, tile_2d
 
 __all__ = ["Model", "load_model", "available_models", "resample", "unit_factor"]
 
@@ -131,7 +131,9 @@ class Model:
         Parameters
         ----------
         x : ndarray, shape (n_samples,)
-            One channel in ``units`` (the model's units when None).
+            One channel in ``units`` (the model's units when None). NaN or infinite samples are
+            gaps: kept as they are, with each finite stretch between them denoised on its own
+            (stretches under :data:`~biodae.runtime.MIN_STRETCH_S` seconds are copied).
         sampling_rate : float
             The channel's rate in Hz.
         units : str, optional
@@ -158,6 +160,14 @@ class Model:
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 1:
             raise ValueError(f"denoise_signal takes one channel, shape (n_samples,); got {x.shape}")
+        finite = np.isfinite(x)
+        if not finite.all():  # gaps (WFDB invalid samples, lead off) would spread through the convolutions
+            out = x.copy()
+            for a, b in finite_stretches(finite):
+                if b - a >= MIN_STRETCH_S * sampling_rate:
+                    out[a:b] = self.denoise_signal(x[a:b], sampling_rate=sampling_rate, units=units,
+                                                   batch_size=batch_size, streams=streams)
+            return out
         scale = 1.0
         if units and self.units and units.strip().lower() != self.units.strip().lower():
             f = unit_factor(units, self.units)

@@ -19,7 +19,17 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-__all__ = ["taper", "overlap_add_1d", "tile_2d"]
+__all__ = ["taper", "overlap_add_1d", "tile_2d", "finite_stretches", "MIN_STRETCH_S"]
+
+
+MIN_STRETCH_S = 1.0
+"""Finite stretches of a signal between gaps (NaN or inf) shorter than this are copied, not denoised."""
+
+
+def finite_stretches(finite: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each run of True in a 1-D boolean array (the finite stretches of a signal)."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], finite, [False])).astype(np.int8)))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
 
 
 def taper(n: int, overlap: int) -> np.ndarray:
