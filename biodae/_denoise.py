@@ -146,9 +146,9 @@ def denoise_record(
     respiration, annotations...) are copied unchanged. With ``model``, every channel
     is denoised with it.
     """
-    if not np.isfinite(obj.data).any():
-        raise InputError(f"{obj.source.name if obj.source else 'input'}: every value is NaN or infinite",
-                         "the file holds no usable data; check its source")
+    from ._pipeline import check_finite
+
+    check_finite(obj)  # only all-NaN input is refused: gaps and holes are kept
     if isinstance(obj, Image):
         return denoise_image(obj, model, device=device, threads=threads)
     mods = signal_modalities(obj)

@@ -7,6 +7,7 @@ split, and that image intensities stay within the input's range.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -17,23 +18,36 @@ from ._errors import InputError
 from ._modality import modality_of, signal_modalities
 from .io._containers import Image, Signal
 
+log = logging.getLogger("biodae")
+
 __all__ = ["check_finite", "filter_record", "FilterReport"]
 
 
 def check_finite(obj: Signal | Image) -> None:
-    """Refuse data that are all NaN/inf, or hold any NaN/inf, with a clear message."""
-    data = obj.data
-    finite = np.isfinite(data)
-    if finite.all():
-        return
-    name = obj.source.name if obj.source is not None else "input"
-    if not finite.any():
+    """Refuse data that hold no finite value, with a clear message (NaN gaps and holes are handled)."""
+    if not np.isfinite(obj.data).any():
+        name = obj.source.name if obj.source is not None else "input"
         raise InputError(f"{name}: every value is NaN or infinite", "the file holds no usable data; check its source")
-    bad = int(data.size - finite.sum())
-    raise InputError(
-        f"{name}: {bad} of {data.size} values are NaN or infinite",
-        "replace or remove them (e.g. interpolate the gaps) before filtering",
-    )
+
+
+def _filter_channel(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, fs: float, name: str, label: str
+                    ) -> np.ndarray:
+    """``fn`` on one channel; with gaps (NaN or inf), on each finite stretch of at least
+    :data:`biodae.runtime.MIN_STRETCH_S` (shorter ones are copied), the gaps kept, as the models do."""
+    finite = np.isfinite(x)
+    if finite.all():
+        return fn(x)
+    from .runtime import MIN_STRETCH_S, finite_stretches
+
+    out = np.array(x, dtype=np.float64, copy=True)
+    runs = finite_stretches(finite)
+    long = [(a, b) for a, b in runs if b - a >= MIN_STRETCH_S * fs]
+    for a, b in long:
+        out[a:b] = fn(x[a:b])
+    log.warning("%s: channel %s has %d NaN or infinite samples (gaps); the %d finite stretch(es) between them are "
+                "filtered one by one%s, and the gaps kept", name, label, int(x.size - finite.sum()), len(long),
+                f" ({len(runs) - len(long)} shorter than {MIN_STRETCH_S:g} s copied)" if len(runs) > len(long) else "")
+    return out
 
 
 class FilterReport(dict):
@@ -99,13 +113,24 @@ def filter_record(
                 skipped.append(obj.channel_names[c])
                 continue
             p = {**filters.defaults(cm, method), **(params or {})}
-            out[:, c] = filters.apply(method, obj.data[:, c], sampling_rate=obj.sampling_rate, **p)
+            out[:, c] = _filter_channel(lambda x, p=p: filters.apply(method, x, sampling_rate=obj.sampling_rate, **p),
+                                        obj.data[:, c], obj.sampling_rate,
+                                        obj.source.name if obj.source else "signal", obj.channel_names[c])
             done.append(obj.channel_names[c])
             used = p
         report = FilterReport(method=method, params=used, modality=mod, filtered=done, copied=skipped)
         return obj.replace(data=out), report
     p = {**filters.defaults(mod if mod in ("mri", "xray", "ct") else "xray", method), **(params or {})}
-    lo, hi = float(np.min(obj.data)), float(np.max(obj.data))
-    res = _apply_image(obj.data, lambda a: filters.apply(method, a, **p), obj.format)
+    data, bad = obj.data, ~np.isfinite(obj.data)
+    if bad.any():  # holes: the filter sees the nearest finite voxel; the output keeps the NaN/inf
+        from .runtime import nearest_finite
+
+        log.warning("%s: %d of %d voxels are NaN or infinite; they are copied to the output as they are",
+                    obj.source.name if obj.source else "image", int(bad.sum()), bad.size)
+        data = nearest_finite(np.asarray(data))
+    lo, hi = float(np.min(data)), float(np.max(data))
+    res = _apply_image(data, lambda a: filters.apply(method, a, **p), obj.format)
     res = np.clip(res, lo, hi).astype(np.float32, copy=False)
+    if bad.any():
+        res = np.where(bad, np.asarray(obj.data, dtype=np.float32), res)
     return obj.replace(data=res), FilterReport(method=method, params=p, modality=mod)

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._errors import InputError
 
-__all__ = ["DEFAULT_PERCENTILES", "intensity_range", "slice_axis", "foreground_mask"]
+__all__ = ["DEFAULT_PERCENTILES", "intensity_range", "slice_axis", "foreground_mask", "nearest_finite"]
 
 #: Percentiles of the whole image or volume that the 2D models map to 0 and 1.
 DEFAULT_PERCENTILES = (0.5, 99.5)
@@ -72,3 +72,14 @@ def foreground_mask(image: np.ndarray, *, threshold: float | None = None) -> np.
     else:
         m = ndimage.binary_fill_holes(m)
     return ndimage.binary_dilation(m)
+
+
+def nearest_finite(x: np.ndarray) -> np.ndarray:
+    """``x`` with each NaN or infinite element replaced by its nearest finite one (any dimensionality).
+
+    What a convolution should see at a hole: a NaN would spread over the whole image.
+    """
+    from scipy import ndimage
+
+    near = ndimage.distance_transform_edt(~np.isfinite(x), return_distances=False, return_indices=True)
+    return x[tuple(near)]

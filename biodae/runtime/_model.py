@@ -13,7 +13,7 @@ import numpy as np
 
 from .._errors import BiodaeError, InputError
 from ._session import SessionRunner, create_session
-from ._images import DEFAULT_PERCENTILES, intensity_range
+from ._images import DEFAULT_PERCENTILES, intensity_range, nearest_finite
 from ._windows import MIN_STRETCH_S, finite_stretches, overlap_add_1d, tile_2d
 
 __all__ = ["Model", "load_model", "available_models", "resample", "unit_factor"]
@@ -251,10 +251,7 @@ class Model:
             # the model sees each one's nearest finite voxel, and the output keeps the value itself
             if bad.all():
                 return x.astype(np.float32)
-            from scipy import ndimage
-
-            near = ndimage.distance_transform_edt(bad, return_distances=False, return_indices=True)
-            y = self.denoise_image(x[tuple(near)], axis=axis, mask=mask, batch_size=batch_size, progress=progress)
+            y = self.denoise_image(nearest_finite(x), axis=axis, mask=mask, batch_size=batch_size, progress=progress)
             return np.where(bad, x.astype(np.float32), y)
         lo, hi = intensity_range(x, self.percentiles)
         scale = hi - lo

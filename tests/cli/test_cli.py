@@ -13,7 +13,7 @@ import SimpleITK as sitk
 import wfdb
 from PIL import Image as PILImage
 
-from biodae import __version__, io
+from biodae import __version__, filters, io
 from biodae.cli import main
 from tests.conftest import tree_digest
 
@@ -286,12 +286,23 @@ def test_wrong_dimensionality(capsys, tmp_path):
     assert "3D" in err or "4D" in err
 
 
-def test_partial_nan_signal_is_refused_with_advice(capsys, tmp_path, test_data):
+def test_gaps_and_holes_are_kept_and_the_rest_filtered(capsys, tmp_path, test_data):
     rec = io.read(test_data / "signals" / "sel100_10s")
     data = rec.data.copy()
-    data[100:200, 0] = np.nan
+    data[1000:1100, 0] = np.nan  # a gap: 1000 samples (4 s) before it, 1400 after
     io.write(rec.replace(data=data, meta=dict(rec.meta, annotation_files=[], fmt=["16", "16"])), tmp_path / "gappy")
-    code, _, err = run(capsys, "filter", tmp_path / "gappy", "--method", "butterworth")
-    assert code == 2
-    _one_line_error(err)
-    assert "NaN" in err and "interpolate" in err
+    code, _, err = run(capsys, "filter", tmp_path / "gappy", "--method", "butterworth", "--out-dir", tmp_path / "o")
+    assert code == 0, err
+    assert "channel MLII has 100 NaN or infinite samples" in err
+    got = wfdb.rdrecord(str(tmp_path / "o" / "gappy")).p_signal
+    assert np.isnan(got[1000:1100, 0]).all() and np.isfinite(np.delete(got, np.s_[1000:1100], axis=0)).all()
+    alone = filters.apply("butterworth", data[:1000, 0], sampling_rate=rec.sampling_rate,
+                          **filters.defaults("ecg", "butterworth"))
+    np.testing.assert_allclose(got[:1000, 0], alone, atol=0.01)  # each stretch on its own (WFDB: 0.005 mV steps)
+    vol = np.abs(np.random.default_rng(0).normal(100, 20, (16, 16, 4))).astype(np.float32)
+    vol[3, 3, 1] = np.nan
+    nib.save(nib.Nifti1Image(vol, np.eye(4)), tmp_path / "hole.nii.gz")
+    code, _, err = run(capsys, "filter", tmp_path / "hole.nii.gz", "--method", "median", "--out-dir", tmp_path / "o")
+    assert code == 0 and "1 of 1024 voxels are NaN" in err
+    out = nib.load(tmp_path / "o" / "hole.nii.gz").get_fdata()
+    assert np.isnan(out[3, 3, 1]) and np.isfinite(out).sum() == out.size - 1
