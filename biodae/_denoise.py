@@ -68,7 +68,7 @@ def _warn_gaps(name: str, jobs: list[tuple[Any, np.ndarray, float, str | None]],
 
     for (_, x, fs, _), label in zip(jobs, labels):
         finite = np.isfinite(x)
-        if finite.all():
+        if finite.all() or not finite.any():  # a channel with no valid sample was reported when it was read
             continue
         runs = finite_stretches(finite)
         short = sum(b - a < MIN_STRETCH_S * fs for a, b in runs)

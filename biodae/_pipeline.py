@@ -44,6 +44,8 @@ def _filter_channel(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, fs: f
     long = [(a, b) for a, b in runs if b - a >= MIN_STRETCH_S * fs]
     for a, b in long:
         out[a:b] = fn(x[a:b])
+    if not runs:  # no valid sample at all: reported when the record was read
+        return out
     log.warning("%s: channel %s has %d NaN or infinite samples (gaps); the %d finite stretch(es) between them are "
                 "filtered one by one%s, and the gaps kept", name, label, int(x.size - finite.sum()), len(long),
                 f" ({len(runs) - len(long)} shorter than {MIN_STRETCH_S:g} s copied)" if len(runs) > len(long) else "")

@@ -56,10 +56,12 @@ def describe(obj: io.Signal | io.Image) -> list[str]:
         for c in range(obj.n_channels):
             col = obj.data[:, c]
             ok = col[np.isfinite(col)]
-            rng = f"{_fmt_num(ok.min())} .. {_fmt_num(ok.max())}" if ok.size else "all NaN"
+            if not ok.size:
+                lines.append(f"  {obj.channel_names[c]:<8} {mods[c]:<6} {obj.units[c]:<5} all NaN  –  –")
+                continue
             lines.append(
-                f"  {obj.channel_names[c]:<8} {mods[c]:<6} {obj.units[c]:<5} {rng}  "
-                f"{_fmt_num(float(sigma[c]))} {obj.units[c]}  {float(snr[c]):.1f} dB"
+                f"  {obj.channel_names[c]:<8} {mods[c]:<6} {obj.units[c]:<5} {_fmt_num(ok.min())} .. "
+                f"{_fmt_num(ok.max())}  {_fmt_num(float(sigma[c]))} {obj.units[c]}  {float(snr[c]):.1f} dB"
             )
         return lines
     data = obj.data

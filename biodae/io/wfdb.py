@@ -116,7 +116,8 @@ def read_wfdb(path: str | os.PathLike) -> Signal:
     InputError
         If the record is missing, its header cannot be parsed or does not match
         its signal files (missing or truncated), it has several samples per frame
-        or a variable layout, or a channel holds no valid sample.
+        or a variable layout, or no channel holds a valid sample (one that holds none is
+        kept, all NaN, with a warning).
     """
     record = _record_from_path(path)
     name = record.name
@@ -156,11 +157,12 @@ def read_wfdb(path: str | os.PathLike) -> Signal:
             "the record is damaged: copy it again from its source",
         )
     empty = [rec.sig_name[i] for i in range(n_sig) if not np.isfinite(data[:, i]).any()]
-    if empty and data.shape[0] > 0:
-        raise InputError(
-            f"record '{name}': channel(s) {', '.join(map(repr, empty))} hold no valid sample (all NaN)",
-            "drop these channels before use, or check the record's signal file",
-        )
+    if empty and len(empty) == n_sig and data.shape[0] > 0:
+        raise InputError(f"record '{name}': no channel holds a valid sample (all are WFDB invalid values)",
+                         "check the record's signal file; copy the record again from its source")
+    if empty and data.shape[0] > 0:  # a lead off for the whole record: kept as it is, like any gap
+        logger.warning("record '%s': channel(s) %s hold no valid sample (all NaN); they are kept as they are",
+                       name, ", ".join(map(repr, empty)))
     if multi is None and digital is not None:
         _check_checksums(name, digital, header.checksum, rec.sig_name)
 

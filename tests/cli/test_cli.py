@@ -306,3 +306,20 @@ def test_gaps_and_holes_are_kept_and_the_rest_filtered(capsys, tmp_path, test_da
     assert code == 0 and "1 of 1024 voxels are NaN" in err
     out = nib.load(tmp_path / "o" / "hole.nii.gz").get_fdata()
     assert np.isnan(out[3, 3, 1]) and np.isfinite(out).sum() == out.size - 1
+
+
+def test_a_lead_off_for_the_whole_record_is_kept(capsys, tmp_path, test_data):
+    rec = io.read(test_data / "signals" / "sel100_10s")
+    data = rec.data.copy()
+    data[:, 1] = np.nan  # V5 invalid throughout
+    io.write(rec.replace(data=data, meta=dict(rec.meta, annotation_files=[])), tmp_path / "leadoff")
+    code, out, err = run(capsys, "info", tmp_path / "leadoff")
+    assert code == 0 and "'V5' hold no valid sample" in err and "all NaN  –  –" in out
+    code, _, err = run(capsys, "denoise", tmp_path / "leadoff", "--out-dir", tmp_path / "o")
+    assert code == 0, err
+    got = wfdb.rdrecord(str(tmp_path / "o" / "leadoff")).p_signal
+    assert np.isnan(got[:, 1]).all() and np.isfinite(got[:, 0]).all()
+    data[:, 0] = np.nan
+    io.write(rec.replace(data=data, meta=dict(rec.meta, annotation_files=[])), tmp_path / "dead")
+    code, _, err = run(capsys, "info", tmp_path / "dead")
+    assert code == 2 and "no channel holds a valid sample" in err

@@ -358,15 +358,21 @@ def test_unparseable_header(tmp_path, text):
     assert_input_error(exc, "rec")
 
 
-def test_all_nan_channel(tmp_path):
+def test_all_nan_channel(tmp_path, caplog):
     d = np.zeros((100, 2), dtype="<i2")
     d[:, 0] = np.arange(100)
     d[:, 1] = -32768  # WFDB invalid sample in format 16
     (tmp_path / "nan.dat").write_bytes(d.tobytes())
     (tmp_path / "nan.hea").write_text("nan 2 100 100\nnan.dat 16 200 16 0 0 0 0 ok\nnan.dat 16 200 16 0 0 0 0 dead\n")
+    with caplog.at_level(logging.WARNING, logger="biodae.io"):
+        sig = read_wfdb(tmp_path / "nan")  # a lead off for the whole record: kept, with a warning
+    assert np.isnan(sig.data[:, 1]).all() and np.array_equal(sig.data[:, 0], np.arange(100) / 200)
+    assert "'dead' hold no valid sample" in caplog.text
+    d[:, 0] = -32768
+    (tmp_path / "nan.dat").write_bytes(d.tobytes())
     with pytest.raises(InputError) as exc:
         read_wfdb(tmp_path / "nan")
-    assert_input_error(exc, "'dead'", "NaN")
+    assert_input_error(exc, "no channel holds a valid sample")
 
 
 def test_multi_frequency_record_is_refused(tmp_path):
