@@ -1083,14 +1083,22 @@ def run(
                disable=(not progress) if progress is not None else None, dynamic_ncols=True)
     try:
         with bar:
-            for i, res in stream:
-                results[i] = res
-                if relog:
-                    for w in res.warnings:
-                        log.warning("%s: %s", res.name, w)
-                if on_result is not None:
-                    on_result(res)
-                bar.update(1)
+            ctrl_c: KeyboardInterrupt | None = None
+            while True:
+                try:  # a Ctrl-C that landed here, between two results, goes to the backend: it finishes what is
+                    i, res = stream.throw(ctrl_c) if ctrl_c else next(stream)  # in flight, as in its own wait
+                except StopIteration:
+                    break
+                results[i], ctrl_c = res, None
+                try:
+                    if relog:
+                        for w in res.warnings:
+                            log.warning("%s: %s", res.name, w)
+                    if on_result is not None:
+                        on_result(res)
+                    bar.update(1)
+                except KeyboardInterrupt as exc:
+                    ctrl_c = exc
     except KeyboardInterrupt as exc:
         report.interrupted = True
         _finish(report, tasks, results, t0)

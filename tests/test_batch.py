@@ -224,6 +224,24 @@ def test_ctrl_c_in_a_pool_waits_only_for_the_files_being_cleaned(tmp_path, test_
     assert sorted(p.stem for p in (tmp_path / "out").glob("*.hea")) == finished
 
 
+def test_ctrl_c_between_two_results_also_finishes_what_is_in_flight(tmp_path, test_data):
+    for name in "abcdef":
+        make_record(test_data, tmp_path / "in", name)
+    tasks = _batch.plan(_batch.expand_inputs([tmp_path / "in"]), out_dir=tmp_path / "out", tag="_x")
+    seen = []
+
+    def on_result(res):  # Ctrl-C arrives while the caller handles the first result, not in the pool's wait
+        seen.append(res.name)
+        if len(seen) == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt) as exc:
+        _batch.run(tasks, Slow(), backend="processes", jobs=2, on_result=on_result)
+    status = {r.name: r.status for r in exc.value.report.results}
+    assert status == {"a": "done", "b": "done", "c": "done", "d": "not run", "e": "not run", "f": "not run"}
+    assert sorted(p.stem for p in (tmp_path / "out").glob("*.hea")) == ["a", "b", "c"]  # reported as they are
+
+
 def test_a_dead_worker_fails_its_files_and_a_new_pool_cleans_the_rest(tmp_path, test_data):
     for name in "abcd":
         make_record(test_data, tmp_path / "in", name)
