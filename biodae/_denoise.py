@@ -78,7 +78,20 @@ def _warn_gaps(name: str, jobs: list[tuple[Any, np.ndarray, float, str | None]],
 
 
 class DenoiseReport(dict):
-    """What :func:`denoise_record` did: models used per channel, channels copied."""
+    """What :func:`denoise_record` did: models used per channel, channels copied.
+
+    Costly entries (an image's ``"noise"``, a copy of the whole volume) are computed when first read."""
+
+    def __init__(self, *args: Any, lazy: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lazy = dict(lazy or {})
+
+    def __missing__(self, key: str) -> Any:
+        make = self._lazy.pop(key, None)
+        if make is None:
+            raise KeyError(key)
+        self[key] = value = make()
+        return value
 
 
 def denoise(
@@ -251,7 +264,8 @@ def denoise_image(
     -------
     (Image, DenoiseReport)
         The report has ``model``, ``axis``, ``sigma_before``, ``sigma_after`` and
-        ``noise`` (input minus output, float32).
+        ``noise`` (input minus output, float32; 0 where the input is not finite),
+        computed when ``report["noise"]`` is first read.
     """
     from .runtime import slice_axis
 
@@ -296,8 +310,10 @@ def denoise_image(
                                       m.modality, axis)
     else:
         before, after = _noise_sigmas(data, out, m.modality, axis)
-    with np.errstate(invalid="ignore"):  # inf - inf where the input is infinite: nothing was removed there
-        noise = np.where(np.isfinite(data), data - out, np.float32(0))
+    def removed() -> np.ndarray:
+        with np.errstate(invalid="ignore"):  # inf - inf where the input is infinite: nothing was removed there
+            return np.where(np.isfinite(data), data - out, np.float32(0)) if bad else data - out
+
     rep = DenoiseReport(model=f"{m.name} {m.version}".strip(), axis=axis, sigma_before=before, sigma_after=after,
-                        noise=noise)
+                        lazy={"noise": removed})
     return image.replace(data=out), rep

@@ -94,6 +94,19 @@ def test_nan_voxels_are_reported_and_copied(capsys, tmp_path, test_data):
     assert np.isnan(y).sum() == 1 and np.isnan(y[tuple(s // 2 for s in data.shape)])
 
 
+def test_the_removed_noise_is_computed_only_when_asked(test_data):
+    from biodae import io
+    from biodae._denoise import denoise_image
+
+    im = io.read(test_data / "images" / "mni152_t1_crop.nii.gz")
+    out, rep = denoise_image(im)
+    assert "noise" not in rep  # no copy of the volume unless --save-noise (or the caller) reads it
+    np.testing.assert_array_equal(rep["noise"], np.asarray(im.data, np.float32) - out.data)
+    assert "noise" in rep and rep["noise"] is rep["noise"]  # computed once
+    with pytest.raises(KeyError):
+        rep["nothing"]
+
+
 def test_dicom_picks_the_model_by_modality_and_keeps_bit_depth(capsys, tmp_path, test_data):
     for name, model in (("CT_small.dcm", "xray"), ("MR_small.dcm", "mri")):
         src = test_data / "images" / name
