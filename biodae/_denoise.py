@@ -64,17 +64,13 @@ def _denoise_channels(jobs: list[tuple[Any, np.ndarray, float, str | None]], dev
 
 def _warn_gaps(name: str, jobs: list[tuple[Any, np.ndarray, float, str | None]], labels: list[str]) -> None:
     """Say which channels hold gaps (NaN or inf), which :meth:`Model.denoise_signal` keeps."""
+    from ._pipeline import warn_gaps
     from .runtime import MIN_STRETCH_S, finite_stretches
 
     for (_, x, fs, _), label in zip(jobs, labels):
-        finite = np.isfinite(x)
-        if finite.all() or not finite.any():  # a channel with no valid sample was reported when it was read
-            continue
-        runs = finite_stretches(finite)
+        runs = finite_stretches(np.isfinite(x))
         short = sum(b - a < MIN_STRETCH_S * fs for a, b in runs)
-        log.warning("%s: channel %s has %d NaN or infinite samples (gaps); the %d finite stretch(es) between them "
-                    "are denoised one by one%s, and the gaps kept", name, label, int(x.size - finite.sum()),
-                    len(runs) - short, f" ({short} shorter than {MIN_STRETCH_S:g} s copied as they are)" if short else "")
+        warn_gaps(name, label, x, len(runs) - short, short, "denoised")
 
 
 class DenoiseReport(dict):

@@ -30,25 +30,28 @@ def check_finite(obj: Signal | Image) -> None:
         raise InputError(f"{name}: every value is NaN or infinite", "the file holds no usable data; check its source")
 
 
+def warn_gaps(name: str, label: str, x: np.ndarray, done: int, copied: int, verb: str) -> None:
+    """Say that a channel with gaps was processed stretch by stretch (nothing when it has no gap, or no valid
+    sample at all: the reader said so)."""
+    from .runtime import MIN_STRETCH_S
+
+    n_bad = int(x.size - np.count_nonzero(np.isfinite(x)))
+    if not n_bad or n_bad == x.size:
+        return
+    log.warning("%s: channel %s has %d NaN or infinite samples (gaps); the %d finite stretch(es) between them are "
+                "%s one by one%s, and the gaps kept", name, label, n_bad, done, verb,
+                f" ({copied} shorter than {MIN_STRETCH_S:g} s copied as they are)" if copied else "")
+
+
 def _filter_channel(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, fs: float, name: str, label: str
                     ) -> np.ndarray:
-    """``fn`` on one channel; with gaps (NaN or inf), on each finite stretch of at least
-    :data:`biodae.runtime.MIN_STRETCH_S` (shorter ones are copied), the gaps kept, as the models do."""
-    finite = np.isfinite(x)
-    if finite.all():
+    """``fn`` on one channel; with gaps (NaN or inf), on each finite stretch as the models do."""
+    if np.isfinite(x).all():
         return fn(x)
-    from .runtime import MIN_STRETCH_S, finite_stretches
+    from .runtime import per_finite_stretch
 
-    out = np.array(x, dtype=np.float64, copy=True)
-    runs = finite_stretches(finite)
-    long = [(a, b) for a, b in runs if b - a >= MIN_STRETCH_S * fs]
-    for a, b in long:
-        out[a:b] = fn(x[a:b])
-    if not runs:  # no valid sample at all: reported when the record was read
-        return out
-    log.warning("%s: channel %s has %d NaN or infinite samples (gaps); the %d finite stretch(es) between them are "
-                "filtered one by one%s, and the gaps kept", name, label, int(x.size - finite.sum()), len(long),
-                f" ({len(runs) - len(long)} shorter than {MIN_STRETCH_S:g} s copied)" if len(runs) > len(long) else "")
+    out, done, copied = per_finite_stretch(fn, x, fs)
+    warn_gaps(name, label, x, done, copied, "filtered")
     return out
 
 

@@ -8,7 +8,7 @@ from ._session import (
 from ._contract import REQUIRED_KEYS, check_contract, stamp_weights_sha256, weights_sha256
 from ._fp16 import convert_to_fp16, write_fp16_variant
 from ._model import Model, available_models, load_model, resample, unit_factor
-from ._windows import MIN_STRETCH_S, finite_stretches, overlap_add_1d, taper, tile_2d
+from ._windows import MIN_STRETCH_S, finite_stretches, overlap_add_1d, per_finite_stretch, taper, tile_2d
 from ._images import DEFAULT_PERCENTILES, foreground_mask, intensity_range, nearest_finite, slice_axis
 
 __all__ = [
@@ -24,4 +24,4 @@ __all__ = [
     "resample",
     "unit_factor",
     "DEFAULT_PERCENTILES", "foreground_mask", "intensity_range", "slice_axis",
-    "DEVICES", "SessionRunner", "batch_bucket", "provider_list", "create_session", "default_threads", "import_onnxruntime", "overlap_add_1d", "taper", "tile_2d", "finite_stretches", "MIN_STRETCH_S", "nearest_finite"]
+    "DEVICES", "SessionRunner", "batch_bucket", "provider_list", "create_session", "default_threads", "import_onnxruntime", "overlap_add_1d", "taper", "tile_2d", "finite_stretches", "MIN_STRETCH_S", "nearest_finite", "per_finite_stretch"]

@@ -14,7 +14,7 @@ import numpy as np
 from .._errors import BiodaeError, InputError
 from ._session import SessionRunner, create_session
 from ._images import DEFAULT_PERCENTILES, intensity_range, nearest_finite
-from ._windows import MIN_STRETCH_S, finite_stretches, overlap_add_1d, tile_2d
+from ._windows import overlap_add_1d, per_finite_stretch, tile_2d
 
 __all__ = ["Model", "load_model", "available_models", "resample", "unit_factor"]
 
@@ -160,14 +160,10 @@ class Model:
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 1:
             raise ValueError(f"denoise_signal takes one channel, shape (n_samples,); got {x.shape}")
-        finite = np.isfinite(x)
-        if not finite.all():  # gaps (WFDB invalid samples, lead off) would spread through the convolutions
-            out = x.copy()
-            for a, b in finite_stretches(finite):
-                if b - a >= MIN_STRETCH_S * sampling_rate:
-                    out[a:b] = self.denoise_signal(x[a:b], sampling_rate=sampling_rate, units=units,
-                                                   batch_size=batch_size, streams=streams)
-            return out
+        if not np.isfinite(x).all():  # gaps (WFDB invalid samples, lead off) would spread through the convolutions
+            return per_finite_stretch(lambda part: self.denoise_signal(
+                part, sampling_rate=sampling_rate, units=units, batch_size=batch_size, streams=streams),
+                x, sampling_rate)[0]
         scale = 1.0
         if units and self.units and units.strip().lower() != self.units.strip().lower():
             f = unit_factor(units, self.units)
