@@ -10,12 +10,15 @@ import numpy as np
 
 from .._errors import InputError
 
-__all__ = ["DEFAULT_PERCENTILES", "intensity_range", "slice_axis", "foreground_mask", "nearest_finite"]
+__all__ = ["DEFAULT_PERCENTILES", "intensity_range", "slice_axis", "foreground_mask", "nearest_finite", "zero_filled"]
 
 #: Percentiles of the whole image or volume that the 2D models map to 0 and 1.
 DEFAULT_PERCENTILES = (0.5, 99.5)
 
 _MAX_SAMPLE = 2_000_000
+
+#: Fewest connected exact zeros that :func:`zero_filled` takes for a zero-filled region.
+ZERO_FILL_MIN = 9
 
 
 def intensity_range(x: np.ndarray, percentiles: Sequence[float] = DEFAULT_PERCENTILES) -> tuple[float, float]:
@@ -83,3 +86,41 @@ def nearest_finite(x: np.ndarray) -> np.ndarray:
 
     near = ndimage.distance_transform_edt(~np.isfinite(x), return_distances=False, return_indices=True)
     return x[tuple(near)]
+
+
+def zero_filled(x: np.ndarray, axes: Sequence[int] | None = None, *, min_size: int = ZERO_FILL_MIN) -> np.ndarray:
+    """Where ``x`` is exactly 0 in a region of at least ``min_size`` connected exact zeros.
+
+    Such regions hold no measurement: the zero fill of a skull-stripped or masked volume, or
+    the background a scanner or a tool set to 0. There is no noise to remove, and the zeros
+    carry meaning (``> 0`` is a brain mask to many tools), so the denoisers leave them exactly 0,
+    up to their edge. A zero here and there in noisy data (integer CT values of 0 HU in water,
+    quantised dark air) is an ordinary measurement and is not affected.
+
+    Parameters
+    ----------
+    x : ndarray
+    axes : sequence of int, optional
+        Axes along which zeros connect (8-connectivity in a plane, 26 in a volume; default:
+        every axis). The in-plane axes for a model that denoises slice by slice: each slice's
+        regions are then its own.
+    min_size : int, default 9
+        Fewest voxels of a region.
+
+    Returns
+    -------
+    ndarray of bool, the shape of ``x``
+    """
+    from scipy import ndimage
+
+    x = np.asarray(x)
+    zero = x == 0  # NaN is not zero
+    if not zero.any():
+        return zero
+    axes = range(x.ndim) if axes is None else [a % x.ndim for a in axes]
+    structure = np.zeros([3] * x.ndim, dtype=bool)  # neighbours along ``axes`` only
+    structure[tuple(slice(None) if a in axes else 1 for a in range(x.ndim))] = True
+    labels, _ = ndimage.label(zero, structure=structure)
+    big = np.bincount(labels.ravel()) >= min_size
+    big[0] = False
+    return big[labels]

@@ -13,7 +13,7 @@ import numpy as np
 
 from .._errors import BiodaeError, InputError
 from ._session import SessionRunner, create_session
-from ._images import DEFAULT_PERCENTILES, intensity_range, nearest_finite
+from ._images import DEFAULT_PERCENTILES, intensity_range, nearest_finite, zero_filled
 from ._windows import overlap_add_1d, per_finite_stretch, tile_2d
 
 __all__ = ["Model", "load_model", "available_models", "resample", "unit_factor"]
@@ -207,7 +207,8 @@ class Model:
         Intensities are scaled by the model's percentiles of the whole image (or of each
         3D volume) to ``[0, 1]``, run through the graph in batches of slices (tiles of
         ``biodae.tile`` pixels blended without seams for larger slices), scaled back and
-        clipped to the input's range (``docs/onnx.md``).
+        clipped to the input's range (``docs/onnx.md``). Zero-filled regions (at least 9
+        connected exact zeros in a slice, :func:`~biodae.runtime.zero_filled`) stay exactly 0.
 
         Parameters
         ----------
@@ -270,6 +271,9 @@ class Model:
         y = out[0] if x.ndim == 2 else np.moveaxis(out, 0, axis)
         y = y * np.float32(scale) + np.float32(lo)
         y = np.clip(y, np.float32(np.nanmin(x)), np.float32(np.nanmax(x)))
+        # zero-filled regions (masked or skull-stripped volumes) stay exactly 0: nothing was measured there
+        in_plane = (0, 1) if x.ndim == 2 else tuple(a for a in range(3) if a != axis)
+        y[zero_filled(x, in_plane)] = 0
         if mask is not None:
             y = np.where(mask, y, x.astype(np.float32))
         return y.astype(np.float32, copy=False)

@@ -94,6 +94,30 @@ def test_nan_voxels_are_reported_and_copied(capsys, tmp_path, test_data):
     assert np.isnan(y).sum() == 1 and np.isnan(y[tuple(s // 2 for s in data.shape)])
 
 
+def test_a_skull_stripped_volume_keeps_its_zero_fill(capsys, tmp_path, test_data):
+    """Outside the brain mask the voxels are exactly 0, and ``> 0`` is the mask to many tools:
+    denoise and filter leave that fill exactly 0 (read back with nibabel)."""
+    from biodae.runtime import foreground_mask, zero_filled
+
+    img = nib.load(test_data / "images" / "mni152_t1_crop.nii.gz")
+    data = img.get_fdata(dtype=np.float32)
+    data[~foreground_mask(data)] = 0
+    src = tmp_path / "stripped.nii.gz"
+    nib.save(nib.Nifti1Image(data, img.affine, img.header), src)
+    fill = np.asarray(nib.load(src).dataobj) == 0
+    assert fill.mean() > 0.05
+    code, _, err = run(capsys, "denoise", src, "--out-dir", tmp_path / "d")
+    assert code == 0, err
+    code, _, err = run(capsys, "filter", src, "--method", "wavelet", "--out-dir", tmp_path / "f")
+    assert code == 0, err
+    for out in (tmp_path / "d" / "stripped.nii.gz", tmp_path / "f" / "stripped.nii.gz"):
+        y = np.asarray(nib.load(out).dataobj)
+        x = np.asarray(nib.load(src).dataobj)  # the model slices along z (isotropic voxels), the filter is 3D
+        fill_both = zero_filled(x) & zero_filled(x, (0, 1))
+        assert fill_both.sum() > 0.9 * fill.sum() and (y[fill_both] == 0).all(), out.parent.name
+        assert (y[~fill] != 0).any()
+
+
 def test_the_removed_noise_is_computed_only_when_asked(test_data):
     from biodae import io
     from biodae._denoise import denoise_image

@@ -9,7 +9,7 @@ import pytest
 
 from biodae._errors import InputError
 from biodae.noise import rician
-from biodae.runtime import foreground_mask, intensity_range, load_model, slice_axis
+from biodae.runtime import foreground_mask, intensity_range, load_model, slice_axis, zero_filled
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
@@ -124,6 +124,39 @@ def test_nan_and_inf_voxels_are_kept_and_do_not_spread(mri):
     far[30:51, 30:51, 1] = far[:21, :16, 2] = far[40:61, 50:71, 2] = False
     assert np.abs(out - ref)[far].max() < 0.01 * np.abs(ref).max()  # elsewhere as if the voxels were ordinary
     assert (mri.denoise_image(np.full((8, 8), np.nan, np.float32)) != 0).all()  # all NaN: NaN back, no error
+
+
+def test_zero_filled_finds_regions_of_exact_zeros_only():
+    x = np.ones((6, 7), np.float32)
+    x[:3, :4] = 0  # a zero region in the corner: 12 voxels, rim included
+    x[5, 6] = x[4, 5] = 0  # zeros here and there, as 0 HU in water or quantised dark air have
+    x[3, 6] = np.nan
+    expected = np.zeros(x.shape, bool)
+    expected[:3, :4] = True
+    np.testing.assert_array_equal(zero_filled(x), expected)
+    assert zero_filled(x, min_size=2)[5, 6] and not zero_filled(x, min_size=13).any()
+    vol = np.ones((5, 5, 3), np.float32)
+    vol[:3, :3, 0] = vol[:3, :3, 2] = 0  # 9 per slice; 18 only if slices connect (they do not: slice 1)
+    assert zero_filled(vol, (0, 1)).sum() == 18 and zero_filled(vol, min_size=10).sum() == 0
+    vol[:3, :3, 1] = 0
+    assert zero_filled(vol, min_size=27).sum() == 27 and not zero_filled(vol, (0, 1), min_size=10).any()
+    assert not zero_filled(np.full((3, 3), np.nan)).any()
+
+
+def test_a_masked_volume_keeps_its_zero_fill(mri):
+    """Skull-stripped or masked data: the exact zeros outside stay exactly 0 (they became small
+    positive values before, which breaks ``> 0`` masks downstream)."""
+    rng = np.random.default_rng(2)
+    vol = np.stack([_phantom() for _ in range(3)], axis=2)
+    head = vol > 0
+    noisy = np.where(head, rician(vol, 40.0, rng=rng), 0).astype(np.float32)
+    out = mri.denoise_image(noisy, axis=2)
+    fill = zero_filled(noisy, (0, 1))
+    assert fill.sum() > 0.3 * fill.size
+    assert (out[fill] == 0).all()
+    assert (out[head] > 0).all() and not np.allclose(out[head], noisy[head])  # the head is still denoised
+    noisy_air = rician(vol, 40.0, rng=rng)  # real noisy air has no zero region: denoised as before
+    assert not zero_filled(noisy_air, (0, 1)).any()
 
 
 def test_tiles_blend_without_seams(mri):

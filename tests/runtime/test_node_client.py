@@ -21,7 +21,7 @@ import pytest
 from onnx import TensorProto, helper
 
 import biodae
-from biodae.runtime import available_models, load_model, resample, write_fp16_variant
+from biodae.runtime import available_models, foreground_mask, load_model, resample, write_fp16_variant, zero_filled
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "examples" / "node"
@@ -85,7 +85,9 @@ def _image_excerpts(modality: str) -> list[tuple[np.ndarray, int | None]]:
     """Real images, and the slicing axis for volumes."""
     images = ROOT / "tests" / "data" / "images"
     if modality == "mri":
-        return [(biodae.read(images / "mni152_t1_crop.nii.gz").data, 2), (biodae.read(images / "brain_slice16.png").data, None)]
+        vol = biodae.read(images / "mni152_t1_crop.nii.gz").data
+        stripped = np.where(foreground_mask(vol), vol, 0)  # a masked volume: its zero fill stays 0
+        return [(vol, 2), (biodae.read(images / "brain_slice16.png").data, None), (stripped, 2)]
     if modality in ("xray", "ct"):
         return [(biodae.read(images / "RG1_crop.dcm").data, None), (biodae.read(images / "CT_small.dcm").data, None)]
     pytest.fail(f"no test excerpt for {modality!r} image models: add one to _image_excerpts")
@@ -118,6 +120,8 @@ def _check_image_model(node, path: Path, tmp: Path) -> None:
         r = node(path, inp, tmp / f"out{k}.f32")
         assert r.returncode == 0, r.stderr
         got, _ = _read(tmp / f"out{k}.f32")
+        fill = zero_filled(a, (1, 2) if a.ndim == 3 else (0, 1))
+        assert (got[fill] == 0).all() and (ref[fill] == 0).all(), f"{path.stem}, image {k}: zero fill not kept"
         err = np.abs(got - ref).max() / np.abs(ref).max()
         assert err <= TOL, f"{path.stem}, image {k} {a.shape}: relative difference {err:.2e}"
 
