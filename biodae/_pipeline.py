@@ -136,10 +136,10 @@ def filter_record(
     lo, hi = float(np.min(data)), float(np.max(data))
     res = _apply_image(data, lambda a: filters.apply(method, a, **p), obj.format)
     res = np.clip(res, lo, hi).astype(np.float32, copy=False)
-    # zero-filled regions stay exactly 0, as with the models (a frame series' frames are separate images)
+    # zero-filled regions stay exactly 0, as with the models (a 4D series: in each volume)
     from .runtime import zero_filled
 
-    res[zero_filled(obj.data, (0, 1, 2)[: obj.data.ndim] if obj.format == "nifti" else (-2, -1))] = 0
+    res[zero_filled(obj.data, (0, 1, 2)[: obj.data.ndim])] = 0
     if bad.any():
         res = np.where(bad, np.asarray(obj.data, dtype=np.float32), res)
     return obj.replace(data=res), FilterReport(method=method, params=p, modality=mod)

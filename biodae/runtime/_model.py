@@ -208,7 +208,8 @@ class Model:
         3D volume) to ``[0, 1]``, run through the graph in batches of slices (tiles of
         ``biodae.tile`` pixels blended without seams for larger slices), scaled back and
         clipped to the input's range (``docs/onnx.md``). Zero-filled regions (at least 9
-        connected exact zeros in a slice, :func:`~biodae.runtime.zero_filled`) stay exactly 0.
+        connected exact zeros in the image or volume, :func:`~biodae.runtime.zero_filled`) stay
+        exactly 0.
 
         Parameters
         ----------
@@ -272,8 +273,7 @@ class Model:
         y = y * np.float32(scale) + np.float32(lo)
         y = np.clip(y, np.float32(np.nanmin(x)), np.float32(np.nanmax(x)))
         # zero-filled regions (masked or skull-stripped volumes) stay exactly 0: nothing was measured there
-        in_plane = (0, 1) if x.ndim == 2 else tuple(a for a in range(3) if a != axis)
-        y[zero_filled(x, in_plane)] = 0
+        y[zero_filled(x)] = 0
         if mask is not None:
             y = np.where(mask, y, x.astype(np.float32))
         return y.astype(np.float32, copy=False)

@@ -205,15 +205,15 @@ function percentile(sorted, q) {
 
 // (lo, hi): the percentiles of the finite values of the whole image or volume, taken with
 // a stride of ceil(size / 2e6) over the flat C-order array; hi = lo + 1 if they are equal.
-// Zero-filled regions (at least 9 exact zeros connected in the slice, 8-connectivity: masked or
-// skull-stripped data) stay exactly 0 (docs/onnx.md, step 5).
+// Zero-filled regions (at least 9 exact zeros connected in the image or volume, 26-connectivity
+// across the slices of a volume: masked or skull-stripped data) stay exactly 0 (docs/onnx.md, step 5).
 const ZERO_FILL_MIN = 9;
 
-function zeroFilled(input, output, h, w) {
-  const seen = new Uint8Array(h * w);
+function zeroFilled(input, output, n, h, w) {
+  const seen = new Uint8Array(n * h * w);
   const stack = [];
   const region = [];
-  for (let start = 0; start < h * w; start++) {
+  for (let start = 0; start < n * h * w; start++) {
     if (seen[start] || input[start] !== 0) continue;
     seen[start] = 1;
     stack.push(start);
@@ -221,17 +221,21 @@ function zeroFilled(input, output, h, w) {
     while (stack.length) {
       const i = stack.pop();
       region.push(i);
-      const r = Math.floor(i / w);
-      const c = i - r * w;
-      for (let dr = -1; dr <= 1; dr++) {
-        for (let dc = -1; dc <= 1; dc++) {
-          const rr = r + dr;
-          const cc = c + dc;
-          if (rr < 0 || rr >= h || cc < 0 || cc >= w) continue;
-          const j = rr * w + cc;
-          if (!seen[j] && input[j] === 0) {
-            seen[j] = 1;
-            stack.push(j);
+      const s = Math.floor(i / (h * w));
+      const r = Math.floor((i - s * h * w) / w);
+      const c = i - s * h * w - r * w;
+      for (let ds = -1; ds <= 1; ds++) {
+        for (let dr = -1; dr <= 1; dr++) {
+          for (let dc = -1; dc <= 1; dc++) {
+            const ss = s + ds;
+            const rr = r + dr;
+            const cc = c + dc;
+            if (ss < 0 || ss >= n || rr < 0 || rr >= h || cc < 0 || cc >= w) continue;
+            const j = (ss * h + rr) * w + cc;
+            if (!seen[j] && input[j] === 0) {
+              seen[j] = 1;
+              stack.push(j);
+            }
           }
         }
       }
@@ -413,8 +417,8 @@ async function main(argv) {
       const v = Math.fround(Math.fround(y[i] * scale32) + lo32);
       out[s * h * w + i] = Math.min(Math.max(v, min), max);
     }
-    zeroFilled(data.subarray(s * h * w, (s + 1) * h * w), out.subarray(s * h * w, (s + 1) * h * w), h, w);
   }
+  zeroFilled(data, out, slices, h, w);
   writeOutput(outputPath, out, { ...info, model: name });
   return `${name}: ${slices} slice(s) of ${h} x ${w}, intensities ${lo.toPrecision(6)}..${hi.toPrecision(6)} -> 0..1, ` +
     `tiles of ${tile} (overlap ${overlap})`;

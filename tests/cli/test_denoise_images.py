@@ -112,9 +112,8 @@ def test_a_skull_stripped_volume_keeps_its_zero_fill(capsys, tmp_path, test_data
     assert code == 0, err
     for out in (tmp_path / "d" / "stripped.nii.gz", tmp_path / "f" / "stripped.nii.gz"):
         y = np.asarray(nib.load(out).dataobj)
-        x = np.asarray(nib.load(src).dataobj)  # the model slices along z (isotropic voxels), the filter is 3D
-        fill_both = zero_filled(x) & zero_filled(x, (0, 1))
-        assert fill_both.sum() > 0.9 * fill.sum() and (y[fill_both] == 0).all(), out.parent.name
+        kept = zero_filled(np.asarray(nib.load(src).dataobj))  # zeros in regions of >= 9 (3D)
+        assert kept.sum() > 0.9 * fill.sum() and (y[kept] == 0).all(), out.parent.name
         assert (y[~fill] != 0).any()
 
 

@@ -151,12 +151,12 @@ def test_a_masked_volume_keeps_its_zero_fill(mri):
     head = vol > 0
     noisy = np.where(head, rician(vol, 40.0, rng=rng), 0).astype(np.float32)
     out = mri.denoise_image(noisy, axis=2)
-    fill = zero_filled(noisy, (0, 1))
+    fill = zero_filled(noisy)
     assert fill.sum() > 0.3 * fill.size
     assert (out[fill] == 0).all()
     assert (out[head] > 0).all() and not np.allclose(out[head], noisy[head])  # the head is still denoised
     noisy_air = rician(vol, 40.0, rng=rng)  # real noisy air has no zero region: denoised as before
-    assert not zero_filled(noisy_air, (0, 1)).any()
+    assert not zero_filled(noisy_air).any()
 
 
 def test_tiles_blend_without_seams(mri):
