@@ -102,8 +102,7 @@ def zero_filled(x: np.ndarray, axes: Sequence[int] | None = None, *, min_size: i
     x : ndarray
     axes : sequence of int, optional
         Axes along which zeros connect (8-connectivity in a plane, 26 in a volume; default:
-        every axis). The in-plane axes for a model that denoises slice by slice: each slice's
-        regions are then its own.
+        every axis). The three spatial axes of a 4D series make each volume's regions its own.
     min_size : int, default 9
         Fewest voxels of a region.
 
