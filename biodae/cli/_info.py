@@ -40,9 +40,9 @@ def describe(obj: io.Signal | io.Image) -> list[str]:
         lines.append(f"format:      {obj.format.upper()}")
         lines.append(f"modality:    {modality_of(obj).upper()} ({_count(mods)})")
         lines.append(f"shape:       {obj.n_samples} samples x {obj.n_channels} channels ({obj.duration:.1f} s)")
-        stored = [(name, ch["samples_per_record"] / obj.meta["record_duration"])
-                  for name, ch, x in zip(obj.channel_names, obj.meta.get("channels") or [], obj.meta.get("native_data")
-                                         or []) if x is not None]
+        # EDF and multi-frequency WFDB: slower channels are kept as stored beside the common rate
+        stored = [(name, obj.sampling_rate * len(x) / obj.n_samples)
+                  for name, x in zip(obj.channel_names, obj.meta.get("native_data") or []) if x is not None]
         lines.append(f"sampling:    {obj.sampling_rate:g} Hz" + (
             f" (stored at lower rates: {', '.join(f'{n} {r:g} Hz' for n, r in stored)})" if stored else ""))
         lines.append(f"dtype:       {_signal_dtype(obj)} on disk, read as float64 physical units")

@@ -18,9 +18,12 @@ Overflow on write
     311 and the FLAC formats) are written as format 16 (24-bit FLAC as format 24),
     and MATLAB ``.mat`` records as ``.dat`` format 16, also with a warning.
 Multi-frequency records
-    Records with more than one sample per frame on a channel are refused with an
-    :class:`~biodae.InputError` naming the channels: a :class:`Signal` has one
-    sampling rate.
+    A single-segment record with more than one sample per frame on some channels
+    is read at its highest rate (frame rate × most samples per frame); the slower
+    channels are resampled to it, and ``meta["native_data"]`` keeps their samples as
+    stored. It is written back with the same samples per frame: each channel at its
+    own rate, unchanged ones exactly. Annotations keep their frame-based times. A
+    multi-segment multi-frequency record is refused.
 Multi-segment records
     A fixed-layout multi-segment record is read as one signal (segments joined,
     null segments as NaN) and written back as a single-segment record. A
@@ -130,9 +133,17 @@ def read_wfdb(path: str | os.PathLike) -> Signal:
     else:
         _check_single(record, header, what=f"record '{name}'")
 
+    spf = [int(s or 1) for s in header.samps_per_frame] if multi is None else [1] * int(header.n_sig)
+    native: list[np.ndarray | None] | None = None
     try:
         with _quiet_wfdb():
-            if multi is None or multi["same_scaling"]:
+            if max(spf) > 1:  # each channel at its own rate; the slower ones resampled to the fastest
+                rec = wfdb.rdrecord(str(record), physical=False, smooth_frames=False, return_res=64)
+                expanded = [np.asarray(d, dtype=np.int64) for d in rec.e_d_signal]
+                data, native = _frames_to_common_rate(expanded, spf, rec)
+                digital = None
+                _check_checksums(name, np.array([d.sum() for d in expanded])[None], header.checksum, rec.sig_name)
+            elif multi is None or multi["same_scaling"]:
                 rec = wfdb.rdrecord(str(record), physical=False, m2s=True, return_res=64)
                 digital = np.asarray(rec.d_signal, dtype=np.int64)
                 data = _to_physical(digital, rec.fmt, rec.adc_gain, rec.baseline)
@@ -149,11 +160,11 @@ def read_wfdb(path: str | os.PathLike) -> Signal:
         ) from exc
 
     n_sig = len(rec.sig_name)
-    if data.ndim != 2 or data.shape != (int(rec.sig_len), n_sig):
+    if data.ndim != 2 or data.shape != (int(rec.sig_len) * max(spf), n_sig):
         raise InputError(
             f"record '{name}': read {data.shape[0] if data.ndim else 0} samples × "
             f"{data.shape[1] if data.ndim == 2 else 0} channels but the header declares "
-            f"{rec.sig_len} × {n_sig}",
+            f"{int(rec.sig_len) * max(spf)} × {n_sig}",
             "the record is damaged: copy it again from its source",
         )
     empty = [rec.sig_name[i] for i in range(n_sig) if not np.isfinite(data[:, i]).any()]
@@ -183,6 +194,9 @@ def read_wfdb(path: str | os.PathLike) -> Signal:
         "base_counter": rec.base_counter,
         "annotation_files": _annotation_files(record, signal_files),
     }
+    if native is not None:
+        meta["samps_per_frame"] = spf
+        meta["native_data"] = native
     if multi is not None:
         meta["multi_segment"] = {
             "layout": "fixed",
@@ -191,7 +205,7 @@ def read_wfdb(path: str | os.PathLike) -> Signal:
         }
     return Signal(
         data=data,
-        sampling_rate=float(rec.fs),
+        sampling_rate=float(rec.fs) * max(spf),
         channel_names=[str(s) for s in rec.sig_name],
         units=[str(u) if u else "mV" for u in _listify(rec.units, n_sig)],
         format="wfdb",
@@ -242,7 +256,7 @@ def _record_class() -> Any:
 
     wfdb checks that every sample fits its format with Python's ``min``/``max`` over each
     channel (about 6 s for 24 h of 2-lead 360 Hz ECG); this does the same checks with numpy.
-    Expanded (multi-frequency) signals, which biodae does not write, keep wfdb's own code,
+    Expanded (multi-frequency) signals keep wfdb's own code,
     as do formats other than 16 (tests read every format back with wfdb and compare bytes).
     """
     wfdb = _wfdb()
@@ -291,7 +305,7 @@ def _read_header(record: Path) -> Any:
     return header
 
 
-def _check_single(record: Path, header: Any, *, what: str) -> None:
+def _check_single(record: Path, header: Any, *, what: str, segment: bool = False) -> None:
     """Check a single-segment header against its signal files before wfdb reads them."""
     n_sig = int(header.n_sig or 0)
     if n_sig <= 0:
@@ -305,14 +319,14 @@ def _check_single(record: Path, header: Any, *, what: str) -> None:
             f"{len(header.file_name or [])}",
             "the header is damaged: copy the record again from its source",
         )
-    multi = [(header.sig_name[i], int(s)) for i, s in enumerate(header.samps_per_frame) if s and int(s) > 1]
-    if multi:
-        listed = ", ".join(f"'{n}' ({s} samples per frame, {s * float(header.fs):g} Hz)" for n, s in multi)
+    spf = [int(s or 1) for s in header.samps_per_frame]
+    if segment and max(spf) > 1:
+        listed = ", ".join(f"'{header.sig_name[i]}' ({s} samples per frame)" for i, s in enumerate(spf) if s > 1)
         raise InputError(
-            f"{what}: multi-frequency record: channel(s) {listed} are sampled faster than the "
-            f"frame rate {float(header.fs):g} Hz",
-            "resample them to one rate or split the record with WFDB tools (e.g. `xform -M`, "
-            "`wfdb.rdrecord(..., smooth_frames=True)` then write the result)",
+            f"{what}: a multi-segment record whose segments are multi-frequency: channel(s) {listed} are "
+            f"sampled faster than the frame rate {float(header.fs):g} Hz",
+            "join the segments into one record with WFDB tools (e.g. `wfdb.rdrecord(..., m2s=True, "
+            "smooth_frames=True)` then `wrsamp`) and read that",
         )
     unknown = sorted({str(f) for f in header.fmt} - set(_RANGE))
     if unknown:
@@ -336,7 +350,7 @@ def _check_single(record: Path, header: Any, *, what: str) -> None:
                 raise InputError(f"{what}: signal file {fname} holds no samples ({size} bytes)",
                                  "copy it again from its source")
             continue
-        n_samp = int(sig_len) * len(chans)
+        n_samp = int(sig_len) * sum(spf[i] for i in chans)
         need = offset + _bytes_needed(fmt, n_samp)
         if size < need:
             extra = f" after a {offset}-byte prefix" if offset else ""
@@ -397,7 +411,7 @@ def _check_multi_segment(record: Path, header: Any) -> dict[str, Any]:
                 f"{what}: the segment header declares {sub.sig_len} samples but {name}.hea says {seg_len}",
                 "the record is damaged: copy it again from its source",
             )
-        _check_single(seg_record, sub, what=what)
+        _check_single(seg_record, sub, what=what, segment=True)
         if int(sub.n_sig) != int(header.n_sig):
             raise InputError(
                 f"{what}: {sub.n_sig} signals where the record declares {header.n_sig} (fixed layout)",
@@ -423,6 +437,44 @@ def _to_physical(digital: np.ndarray, fmt: list, gain: list, baseline: list) -> 
         if invalid is not None:
             data[d == invalid, i] = np.nan
     return data
+
+
+def _frames_to_common_rate(expanded: list[np.ndarray], spf: list[int], rec: Any) -> tuple[np.ndarray, list]:
+    """Physical samples of a multi-frequency record at its highest rate, and each slower
+    channel's own samples (None for the channels already at that rate).
+
+    A slower channel is resampled (:func:`_resample_gappy`)."""
+    top = max(spf)
+    n = int(rec.sig_len) * top
+    data = np.empty((n, len(spf)), dtype=np.float64)
+    native: list[np.ndarray | None] = []
+    for i, d in enumerate(expanded):
+        x = _to_physical(d[:, None], [rec.fmt[i]], [rec.adc_gain[i]], [rec.baseline[i]])[:, 0]
+        if spf[i] == top:
+            native.append(None)
+            data[:, i] = x
+            continue
+        native.append(x)
+        data[:, i] = _resample_gappy(x, spf[i], top, n)
+    return data, native
+
+
+def _resample_gappy(x: np.ndarray, rate: int, to: int, n: int) -> np.ndarray:
+    """``x`` resampled from ``rate`` to ``to`` (samples per frame) and fitted to ``n`` samples;
+    NaN (invalid samples) stays NaN over the same stretch of time."""
+    from ..noise._common import resample
+
+    gap = ~np.isfinite(x)
+    if n == 0 or gap.all():
+        return np.full(n, np.nan)
+    if gap.any():  # bridged linearly for the filter (no step to ring at), NaN again afterwards
+        idx = np.arange(len(x))
+        x = np.where(gap, np.interp(idx, idx[~gap], x[~gap]), x)
+    y = resample(x, rate, to)
+    y = y[:n] if len(y) >= n else np.pad(y, (0, n - len(y)), mode="edge")
+    if gap.any():
+        y[gap[np.minimum(np.arange(n) * rate // to, len(x) - 1)]] = np.nan
+    return y
 
 
 def _check_checksums(name: str, digital: np.ndarray, checksums: list | None, sig_name: list) -> None:
@@ -541,7 +593,16 @@ def write_wfdb(signal: Signal, path: str | os.PathLike, *, force: bool = False) 
 
     meta = (signal.meta or {}) if signal.format == "wfdb" else {}  # another format's meta says nothing here
     plan = _plan_channels(meta, n_channels=c, record=name)
-    digital = _apply_overflow_policy(data, plan, names, units, record=name)
+    spf = [int(s) for s in meta.get("samps_per_frame") or [1] * c]
+    own = None
+    if len(spf) == c and max(spf) > 1:  # a multi-frequency record: each channel back at its own rate
+        own = _own_rate_channels(data, spf, meta.get("native_data"), record=name)
+        top = max(spf)  # the overflow policy sees what is written: each channel's own samples, repeated
+        digital = _apply_overflow_policy(
+            np.column_stack([x[np.arange(n) * s // top] for x, s in zip(own, spf)]), plan, names, units, record=name)
+    else:
+        spf = [1] * c
+        digital = _apply_overflow_policy(data, plan, names, units, record=name)
 
     # Signal files: keep the original grouping (e.g. PTB .dat + .xyz) under the new name.
     file_name = plan["file_name"]
@@ -566,9 +627,17 @@ def write_wfdb(signal: Signal, path: str | os.PathLike, *, force: bool = False) 
     comments = [line for cmt in (meta.get("comments") or []) for line in str(cmt).splitlines()]
     fs = float(signal.sampling_rate)
     counter_freq = meta.get("counter_freq")
-    d_signal = digital
-    checksum = [int(v) for v in (d_signal.sum(axis=0) + 32768) % 65536 - 32768]
-    init_value = [int(v) for v in d_signal[0]]
+    expanded = None
+    if own is not None:
+        expanded = [_digitize(x, plan["fmt"][i], plan["adc_gain"][i], plan["baseline"][i],
+                              f"record '{name}': channel '{names[i]}'") for i, x in enumerate(own)]
+        fs, n = fs / max(spf), n // max(spf)
+        sums = [int(d.sum()) for d in expanded]
+        init_value = [int(d[0]) if len(d) else 0 for d in expanded]
+    else:
+        sums = [int(v) for v in digital.sum(axis=0)]
+        init_value = [int(v) for v in digital[0]]
+    checksum = [(v + 32768) % 65536 - 32768 for v in sums]
     rec = _record_class()(
         record_name=name,
         n_sig=c,
@@ -580,7 +649,9 @@ def write_wfdb(signal: Signal, path: str | os.PathLike, *, force: bool = False) 
         base_date=meta.get("base_date") if meta.get("base_time") is not None else None,
         comments=comments,
         sig_name=names,
-        d_signal=d_signal,
+        d_signal=None if expanded is not None else digital,
+        e_d_signal=expanded,
+        samps_per_frame=spf,
         file_name=file_name,
         fmt=plan["fmt"],
         adc_gain=plan["adc_gain"],
@@ -596,7 +667,7 @@ def write_wfdb(signal: Signal, path: str | os.PathLike, *, force: bool = False) 
         tmpdir = tmps[0].parent
         try:
             with _quiet_wfdb():
-                rec.wrsamp(write_dir=str(tmpdir))
+                rec.wrsamp(expanded=expanded is not None, write_dir=str(tmpdir))
         except Exception as exc:
             raise InputError(
                 f"record '{name}': wfdb refused to write it ({type(exc).__name__}: {exc})",
@@ -605,6 +676,28 @@ def write_wfdb(signal: Signal, path: str | os.PathLike, *, force: bool = False) 
         for (src, _), tmp in zip(ann_src, tmps[len(signal_files):-1]):
             shutil.copyfile(src, tmp)
     return outputs
+
+
+def _own_rate_channels(data: np.ndarray, spf: list[int], native: list | None, *, record: str) -> list[np.ndarray]:
+    """Each channel of a multi-frequency record at its own rate, in physical units.
+
+    ``data`` is at the highest rate (whole frames). A slower channel whose samples are
+    unchanged since reading (``native``, resampled, equals its column) is written from its
+    stored samples, exactly; a changed one is resampled back to its own rate."""
+    n, top = len(data), max(spf)
+    if n % top:
+        raise InputError(f"record '{record}': {n} samples are not whole frames of {top} samples",
+                         "keep the length a multiple of the most samples per frame (do not crop part of a frame)")
+    out = []
+    for i, s in enumerate(spf):
+        x = data[:, i]
+        if s != top:
+            stored = (native or [None] * len(spf))[i]
+            unchanged = (stored is not None and len(stored) == n // top * s
+                         and np.array_equal(x, _resample_gappy(stored, s, top, n), equal_nan=True))
+            x = stored if unchanged else _resample_gappy(x, top, s, n // top * s)
+        out.append(x)
+    return out
 
 
 def _plan_channels(meta: dict[str, Any], *, n_channels: int, record: str) -> dict[str, list]:
@@ -773,16 +866,19 @@ def _apply_overflow_policy(data: np.ndarray, plan: dict[str, list], names: list[
 
     digital = np.empty((n, c), dtype=np.int64)
     for i in range(c):
-        x = data[:, i]
-        finite = np.isfinite(x)
-        lo, hi = _valid_range(fmt[i])
-        d = np.zeros(n, dtype=np.int64)
-        d[finite] = np.clip(np.round(x[finite] * gain[i] + baseline[i]), lo, hi).astype(np.int64)
-        if not finite.all():
-            invalid = _INVALID.get(fmt[i])
-            if invalid is None:
-                raise InputError(f"record '{record}': channel '{names[i]}' has NaN samples, which format "
-                                 f"{fmt[i]} cannot store", "fill the missing samples first")
-            d[~finite] = invalid
-        digital[:, i] = d
+        digital[:, i] = _digitize(data[:, i], fmt[i], gain[i], baseline[i], f"record '{record}': channel '{names[i]}'")
     return digital
+
+
+def _digitize(x: np.ndarray, fmt: str, gain: float, baseline: int, what: str) -> np.ndarray:
+    """Digital samples ``round(x * gain + baseline)`` within the format's range; NaN as its invalid value."""
+    finite = np.isfinite(x)
+    lo, hi = _valid_range(fmt)
+    d = np.zeros(len(x), dtype=np.int64)
+    d[finite] = np.clip(np.round(x[finite] * gain + baseline), lo, hi).astype(np.int64)
+    if not finite.all():
+        invalid = _INVALID.get(fmt)
+        if invalid is None:
+            raise InputError(f"{what} has NaN samples, which format {fmt} cannot store", "fill the missing samples first")
+        d[~finite] = invalid
+    return d

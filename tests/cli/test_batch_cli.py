@@ -63,10 +63,9 @@ def archive(tmp_path, test_data):
     hea.write_text("\n".join(["liar 3 250 2500"] + lines[1:]) + "\n")
     # a corrupt header
     (d / "garbage.hea").write_bytes(b"\x00\xff not a header \x13\n")
-    # a multi-frequency record: refused, with the channel named
-    shutil.copy(test_data / "signals" / "sel100_10s.dat", d / "multifreq.dat")
-    (d / "multifreq.hea").write_text("multifreq 2 250 1250\nmultifreq.dat 212x2 200 11 1024 0 0 0 MLII\n"
-                                     "multifreq.dat 212 200 11 1024 0 0 0 V5\n")
+    # a record with no valid sample at all (every lead off): refused, with the reason
+    (d / "dead.dat").write_bytes(np.full(1250 * 2, -32768, dtype="<i2").tobytes())
+    (d / "dead.hea").write_text("dead 2 250 1250\ndead.dat 16 200 16 0 0 0 0 MLII\ndead.dat 16 200 16 0 0 0 0 V5\n")
     return d
 
 
@@ -96,7 +95,7 @@ def test_folder_with_bad_records_in_two_processes(capsys, tmp_path, test_data, a
 
     # the bad ones are named with the reason, nothing of them is written, nothing half-written anywhere
     reasons = {"truncated": "truncated", "liar": "declares 3 signals", "garbage": "cannot parse header",
-               "multifreq": "multi-frequency record: channel(s) 'MLII'"}
+               "dead": "no channel holds a valid sample"}
     for name, why in reasons.items():
         line = next(ln for ln in stdout.splitlines() if ln.startswith(f"  FAILED  {name}:"))
         assert why in line, line
@@ -113,7 +112,7 @@ def test_folder_with_bad_records_in_two_processes(capsys, tmp_path, test_data, a
     by = {f["name"]: f for f in rep["files"]}
     assert by["sub/r2"]["status"] == "done" and by["sub/r2"]["channels"] == ["MLII", "V5"]
     assert all(isinstance(v, float) for v in by["sub/r2"]["snr_in_db"] + by["sub/r2"]["snr_out_db"])
-    assert by["multifreq"]["status"] == "failed" and "samples per frame" in by["multifreq"]["message"]
+    assert by["dead"]["status"] == "failed" and "no channel holds a valid sample" in by["dead"]["message"]
     assert len({f["worker"] for f in rep["files"] if f["status"] == "done"}) >= 1
 
     # a rerun skips what is finished and touches nothing; --force cleans again

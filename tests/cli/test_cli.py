@@ -308,6 +308,24 @@ def test_gaps_and_holes_are_kept_and_the_rest_filtered(capsys, tmp_path, test_da
     assert np.isnan(out[3, 3, 1]) and np.isfinite(out).sum() == out.size - 1
 
 
+def test_multi_frequency_wfdb_record(capsys, tmp_path, test_data):
+    """ECG at 2 samples per frame (720 Hz), Resp at 1 (360 Hz): denoised at 720 Hz, written back
+    with the same samples per frame; Resp unchanged to the digital sample (read back with wfdb)."""
+    rec = wfdb.rdrecord(str(test_data / "signals" / "sel100_10s"), physical=False)
+    ecg = np.repeat(rec.d_signal[:1800, 0].astype(np.int64), 2)  # 5 s
+    resp = np.round(500 * np.sin(2 * np.pi * 0.25 * np.arange(1800) / 360)).astype(np.int64)
+    wfdb.wrsamp("mf", fs=360, units=["mV", "V"], sig_name=["MLII", "Resp"], e_d_signal=[ecg, resp],
+                samps_per_frame=[2, 1], fmt=["16", "16"], adc_gain=[200, 1000], baseline=[1024, 0],
+                write_dir=str(tmp_path))
+    code, out, err = run(capsys, "info", tmp_path / "mf")
+    assert code == 0 and "720 Hz (stored at lower rates: Resp 360 Hz)" in out
+    code, out, err = run(capsys, "denoise", tmp_path / "mf", "--out-dir", tmp_path / "o")
+    assert code == 0, err
+    got = wfdb.rdrecord(str(tmp_path / "o" / "mf"), physical=False, smooth_frames=False)
+    assert got.fs == 360 and got.samps_per_frame == [2, 1] and got.sig_len == 1800
+    assert np.array_equal(got.e_d_signal[1], resp) and not np.array_equal(got.e_d_signal[0], ecg)
+
+
 def test_a_lead_off_for_the_whole_record_is_kept(capsys, tmp_path, test_data):
     rec = io.read(test_data / "signals" / "sel100_10s")
     data = rec.data.copy()

@@ -375,13 +375,78 @@ def test_all_nan_channel(tmp_path, caplog):
     assert_input_error(exc, "no channel holds a valid sample")
 
 
-def test_multi_frequency_record_is_refused(tmp_path):
-    (tmp_path / "mf.dat").write_bytes(np.zeros(100 * 3, dtype="<i2").tobytes())
-    (tmp_path / "mf.hea").write_text("mf 2 250 100\nmf.dat 16x2 200 16 0 0 0 0 fast\nmf.dat 16 200 16 0 0 0 0 slow\n")
+def _multi_frequency(tmp_path: Path) -> tuple[list[np.ndarray], Path]:
+    """A 250-Hz-frame record: ECG at 2 samples per frame (500 Hz), Resp at 1 (250 Hz) with a gap."""
+    import wfdb
+
+    rng = np.random.default_rng(3)
+    ecg = np.round(np.sin(2 * np.pi * 1.2 * np.arange(1000) / 500) * 200 + rng.normal(0, 20, 1000)).astype(np.int64)
+    resp = np.round(np.sin(2 * np.pi * 0.25 * np.arange(500) / 250) * 500).astype(np.int64)
+    resp[100:110] = -32768  # invalid samples
+    wfdb.wrsamp("mf", fs=250, units=["mV", "V"], sig_name=["ECG", "Resp"], e_d_signal=[ecg, resp],
+                samps_per_frame=[2, 1], fmt=["16", "16"], adc_gain=[200, 1000], baseline=[0, 0],
+                write_dir=str(tmp_path))
+    wfdb.wrann("mf", "atr", np.array([10, 200, 400]), np.array(["N", "N", "N"]), write_dir=str(tmp_path))
+    return [ecg, resp], tmp_path / "mf"
+
+
+def test_multi_frequency_record_is_read_at_its_highest_rate_and_written_back_at_each_rate(tmp_path):
+    import wfdb
+
+    (ecg, resp), path = _multi_frequency(tmp_path)
+    sig = read_wfdb(path)
+    assert sig.sampling_rate == 500 and sig.data.shape == (1000, 2)
+    assert np.array_equal(sig.data[:, 0], ecg / 200)
+    assert np.isnan(sig.data[200:220, 1]).all() and np.isfinite(sig.data[:, 1]).sum() == 980  # the gap, in time
+    t = np.arange(1000) / 500
+    keep = np.isfinite(sig.data[:, 1]) & (t > 0.1) & (t < 1.9)
+    np.testing.assert_allclose(sig.data[keep, 1], 0.5 * np.sin(2 * np.pi * 0.25 * t[keep]), atol=2e-3)
+    assert sig.meta["samps_per_frame"] == [2, 1] and np.array_equal(sig.meta["native_data"][1][:100], resp[:100] / 1000)
+    # unchanged: the same digital samples at the same rates (read back with wfdb), annotations copied
+    write_wfdb(sig, tmp_path / "out" / "copy")
+    got = wfdb.rdrecord(str(tmp_path / "out" / "copy"), physical=False, smooth_frames=False)
+    assert got.fs == 250 and got.samps_per_frame == [2, 1] and got.sig_len == 500
+    assert np.array_equal(got.e_d_signal[0], ecg) and np.array_equal(got.e_d_signal[1], resp)
+    assert (tmp_path / "out" / "copy.atr").read_bytes() == (tmp_path / "mf.atr").read_bytes()
+    # a changed slow channel goes back to its own rate; the gap stays invalid
+    data = sig.data.copy()
+    data[:, 1] *= 2
+    write_wfdb(sig.replace(data=data), tmp_path / "out" / "doubled")
+    got = wfdb.rdrecord(str(tmp_path / "out" / "doubled"), physical=True, smooth_frames=False)
+    x = got.e_p_signal[1]
+    assert len(x) == 500 and np.isnan(x[100:110]).all() and np.isfinite(x).sum() == 490
+    ok = np.isfinite(x) & (np.arange(500) > 50) & (np.arange(500) < 450)
+    np.testing.assert_allclose(x[ok], 2 * resp[ok] / 1000, atol=5e-3)
+    with pytest.raises(InputError, match="whole frames"):
+        write_wfdb(sig.replace(data=sig.data[:999]), tmp_path / "out" / "cut")
+
+
+def test_multi_frequency_format_212_with_three_rates_comes_back_exactly(tmp_path):
+    """3, 1 and 2 samples per frame (300, 100, 200 Hz; 200 Hz is not a whole fraction of 300) in 12-bit
+    format 212, full-range noise and invalid samples: still format 212, same digital samples."""
+    import wfdb
+
+    rng = np.random.default_rng(0)
+    sigs = [rng.integers(-2000, 2000, k * 400) for k in (3, 1, 2)]
+    sigs[1][5:9] = -2048
+    wfdb.wrsamp("m212", fs=100, units=["mV"] * 3, sig_name=["a", "b", "c"], e_d_signal=sigs, samps_per_frame=[3, 1, 2],
+                fmt=["212"] * 3, adc_gain=[200] * 3, baseline=[0] * 3, write_dir=str(tmp_path))
+    sig = read_wfdb(tmp_path / "m212")
+    assert sig.sampling_rate == 300 and np.isnan(sig.data[:, 1]).sum() == 12
+    write_wfdb(sig, tmp_path / "out" / "copy")
+    got = wfdb.rdrecord(str(tmp_path / "out" / "copy"), physical=False, smooth_frames=False)
+    assert got.fmt == ["212"] * 3 and got.samps_per_frame == [3, 1, 2]
+    assert all(np.array_equal(g, s) for g, s in zip(got.e_d_signal, sigs))
+
+
+def test_multi_segment_multi_frequency_record_is_refused(tmp_path):
+    (tmp_path / "s1.dat").write_bytes(np.zeros(100 * 3, dtype="<i2").tobytes())
+    (tmp_path / "s1.hea").write_text("s1 2 250 100\ns1.dat 16x2 200 16 0 0 0 0 fast\ns1.dat 16 200 16 0 0 0 0 slow\n")
+    (tmp_path / "ms.hea").write_text("ms/1 2 250 100\ns1 100\n")
     with pytest.raises(InputError) as exc:
-        read_wfdb(tmp_path / "mf")
-    assert_input_error(exc, "'fast'", "2 samples per frame", "500 Hz")
-    assert "slow" not in exc.value.message and "resample" in exc.value.hint
+        read_wfdb(tmp_path / "ms")
+    assert_input_error(exc, "'fast'", "2 samples per frame")
+    assert "slow" not in exc.value.message
 
 
 # ----------------------------------------------------------------------------- multi-segment
