@@ -29,6 +29,15 @@ def _model(model: Any, device: str, threads: int | None):
     return _CACHE[key]
 
 
+def _channel_threads(device: str, threads: int | None) -> int | None:
+    """The onnxruntime threads of each signal model session: 1 where channels run side by side
+    (:func:`_denoise_channels`), so that the session read for a model's metadata is the one that runs."""
+    from .runtime._session import default_threads
+
+    budget = int(threads) if threads else default_threads()
+    return 1 if device == "cpu" and budget >= 2 else threads
+
+
 def _denoise_channels(jobs: list[tuple[Any, np.ndarray, float, str | None]], device: str,
                       threads: int | None) -> list[np.ndarray]:
     """Denoise ``(model, channel, sampling_rate, units)`` jobs; return the channels in order.
@@ -171,7 +180,7 @@ def denoise_record(
         if chosen is None:
             copied.append(name)
             continue
-        m = _model(chosen, device, threads)
+        m = _model(chosen, device, _channel_threads(device, threads))
         if m.spatial_dims != 1:
             raise InputError(
                 f"{obj.source.name if obj.source else 'record'}: model {m.name!r} is an {m.modality.upper()} image "

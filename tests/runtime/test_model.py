@@ -126,6 +126,29 @@ def test_channels_run_at_once_with_one_thread_each_and_give_the_same_output(ecg_
     np.testing.assert_array_equal(together, one_by_one)
 
 
+def test_a_record_loads_each_model_once(ecg_model, monkeypatch):
+    """The session read for the model's metadata is the one that denoises the channels (before, a
+    2-thread run loaded every model twice: for its metadata with 2 threads, for the channels with 1)."""
+    from biodae import _denoise, runtime
+
+    loads = []
+    real = runtime.load_model
+
+    def counting(model, **kw):
+        loads.append((str(model), kw.get("threads")))
+        return real(model, **kw)
+
+    monkeypatch.setattr(runtime, "load_model", counting)
+    monkeypatch.setattr(_denoise, "_CACHE", {})
+    rec = biodae.Signal(data=np.random.default_rng(1).standard_normal((5000, 2)), sampling_rate=360.0,
+                        channel_names=["MLII", "V5"], units=["mV", "mV"], format="wfdb")
+    for threads in (2, 1):
+        loads.clear()
+        _denoise.denoise_record(rec, str(ecg_model), threads=threads)
+        assert loads == [(str(ecg_model), 1)], threads
+        _denoise._CACHE.clear()
+
+
 def test_one_channel_keeps_several_batches_in_flight_and_gives_the_same_output(ecg_model, monkeypatch):
     import threading
 
