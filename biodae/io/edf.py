@@ -53,8 +53,8 @@ import edfio
 import numpy as np
 
 from .._errors import InputError
-from ..noise._common import resample
 from ._atomic import atomic_path
+from ._rates import to_common_rate, to_own_rate
 from ._containers import Signal
 
 __all__ = ["read_edf", "write_edf"]
@@ -184,7 +184,7 @@ def read_edf(path: str | os.PathLike) -> Signal:
     for k, i in enumerate(sig_idx):
         x = np.asarray(signals[i].data, dtype=np.float64)
         native.append(x.copy() if spr[i] != top else None)
-        data[:, k] = x if spr[i] == top else resample(x, spr[i], top)
+        data[:, k] = x if spr[i] == top else to_common_rate(x, spr[i], top, len(data))
     status = None
     if status_idx:
         i = status_idx[0]
@@ -448,10 +448,7 @@ def write_edf(signal: Signal, path: str | os.PathLike, *, force: bool = False) -
             ch["physical_max"] = float(_format_number(float(ch["physical_max"]), "ceil"))
         x, own = data[:, i], int(ch.get("samples_per_record", spr)) if native_rates else spr
         if own != spr:  # a channel read at a lower rate goes back to it; exactly as stored if unchanged
-            stored = (meta.get("native_data") or [None] * c)[i]
-            unchanged = stored is not None and stored.size * spr == n * own \
-                and np.array_equal(data[:n, i], resample(stored, own, spr))
-            x = stored if unchanged else resample(x, spr, own)
+            x = to_own_rate(x, (meta.get("native_data") or [None] * c)[i], own, spr)
         _fit_physical_range(ch, x, known is not None, out)
         parts.append((x, own / duration, ch, True))
 

@@ -52,6 +52,7 @@ import numpy as np
 
 from .._errors import InputError
 from ._atomic import atomic_group
+from ._rates import to_common_rate, to_own_rate
 from ._containers import Signal
 
 __all__ = ["read_wfdb", "write_wfdb"]
@@ -142,7 +143,7 @@ def read_wfdb(path: str | os.PathLike) -> Signal:
                 expanded = [np.asarray(d, dtype=np.int64) for d in rec.e_d_signal]
                 data, native = _frames_to_common_rate(expanded, spf, rec)
                 digital = None
-                _check_checksums(name, np.array([d.sum() for d in expanded])[None], header.checksum, rec.sig_name)
+                _check_checksums(name, expanded, header.checksum, rec.sig_name)
             elif multi is None or multi["same_scaling"]:
                 rec = wfdb.rdrecord(str(record), physical=False, m2s=True, return_res=64)
                 digital = np.asarray(rec.d_signal, dtype=np.int64)
@@ -175,7 +176,7 @@ def read_wfdb(path: str | os.PathLike) -> Signal:
         logger.warning("record '%s': channel(s) %s hold no valid sample (all NaN); they are kept as they are",
                        name, ", ".join(map(repr, empty)))
     if multi is None and digital is not None:
-        _check_checksums(name, digital, header.checksum, rec.sig_name)
+        _check_checksums(name, list(digital.T), header.checksum, rec.sig_name)
 
     signal_files = multi["signal_files"] if multi else _unique(header.file_name)
     meta: dict[str, Any] = {
@@ -443,7 +444,7 @@ def _frames_to_common_rate(expanded: list[np.ndarray], spf: list[int], rec: Any)
     """Physical samples of a multi-frequency record at its highest rate, and each slower
     channel's own samples (None for the channels already at that rate).
 
-    A slower channel is resampled (:func:`_resample_gappy`)."""
+    A slower channel is resampled (:func:`~biodae.io._rates.to_common_rate`)."""
     top = max(spf)
     n = int(rec.sig_len) * top
     data = np.empty((n, len(spf)), dtype=np.float64)
@@ -455,32 +456,19 @@ def _frames_to_common_rate(expanded: list[np.ndarray], spf: list[int], rec: Any)
             data[:, i] = x
             continue
         native.append(x)
-        data[:, i] = _resample_gappy(x, spf[i], top, n)
+        data[:, i] = to_common_rate(x, spf[i], top, n)
     return data, native
 
 
-def _resample_gappy(x: np.ndarray, rate: int, to: int, n: int) -> np.ndarray:
-    """``x`` resampled from ``rate`` to ``to`` (samples per frame) and fitted to ``n`` samples;
-    NaN (invalid samples) stays NaN over the same stretch of time."""
-    from ..noise._common import resample
-
-    gap = ~np.isfinite(x)
-    if n == 0 or gap.all():
-        return np.full(n, np.nan)
-    if gap.any():  # bridged linearly for the filter (no step to ring at), NaN again afterwards
-        idx = np.arange(len(x))
-        x = np.where(gap, np.interp(idx, idx[~gap], x[~gap]), x)
-    y = resample(x, rate, to)
-    y = y[:n] if len(y) >= n else np.pad(y, (0, n - len(y)), mode="edge")
-    if gap.any():
-        y[gap[np.minimum(np.arange(n) * rate // to, len(x) - 1)]] = np.nan
-    return y
+def _checksums(channels: list[np.ndarray]) -> list[int]:
+    """WFDB's 16-bit checksum of each channel's digital samples (signed)."""
+    return [(int(np.sum(d)) + 32768) % 65536 - 32768 for d in channels]
 
 
-def _check_checksums(name: str, digital: np.ndarray, checksums: list | None, sig_name: list) -> None:
-    if not checksums or digital.shape[0] == 0:
+def _check_checksums(name: str, channels: list[np.ndarray], checksums: list | None, sig_name: list) -> None:
+    if not checksums or not len(channels[0]):
         return
-    sums = (digital.sum(axis=0) + 32768) % 65536 - 32768
+    sums = _checksums(channels)
     bad = [sig_name[i] for i, c in enumerate(checksums)
            if c is not None and (int(sums[i]) - int(c)) % 65536 != 0]
     if bad:
@@ -594,15 +582,18 @@ def write_wfdb(signal: Signal, path: str | os.PathLike, *, force: bool = False) 
     meta = (signal.meta or {}) if signal.format == "wfdb" else {}  # another format's meta says nothing here
     plan = _plan_channels(meta, n_channels=c, record=name)
     spf = [int(s) for s in meta.get("samps_per_frame") or [1] * c]
-    own = None
     if len(spf) == c and max(spf) > 1:  # a multi-frequency record: each channel back at its own rate
         own = _own_rate_channels(data, spf, meta.get("native_data"), record=name)
         top = max(spf)  # the overflow policy sees what is written: each channel's own samples, repeated
-        digital = _apply_overflow_policy(
-            np.column_stack([x[np.arange(n) * s // top] for x, s in zip(own, spf)]), plan, names, units, record=name)
+        _choose_storage(np.column_stack([x[np.arange(n) * s // top] for x, s in zip(own, spf)]), plan, names, units,
+                        record=name)
+        channels = [_digitize(x, plan["fmt"][i], plan["adc_gain"][i], plan["baseline"][i],
+                              f"record '{name}': channel '{names[i]}'") for i, x in enumerate(own)]
+        d_signal = None
     else:
         spf = [1] * c
-        digital = _apply_overflow_policy(data, plan, names, units, record=name)
+        d_signal = _apply_overflow_policy(data, plan, names, units, record=name)
+        channels = list(d_signal.T)  # views
 
     # Signal files: keep the original grouping (e.g. PTB .dat + .xyz) under the new name.
     file_name = plan["file_name"]
@@ -625,19 +616,10 @@ def write_wfdb(signal: Signal, path: str | os.PathLike, *, force: bool = False) 
                          "check meta['file_name'] and meta['annotation_files']")
 
     comments = [line for cmt in (meta.get("comments") or []) for line in str(cmt).splitlines()]
-    fs = float(signal.sampling_rate)
+    fs, n = float(signal.sampling_rate) / max(spf), n // max(spf)  # the frame rate, frames
     counter_freq = meta.get("counter_freq")
-    expanded = None
-    if own is not None:
-        expanded = [_digitize(x, plan["fmt"][i], plan["adc_gain"][i], plan["baseline"][i],
-                              f"record '{name}': channel '{names[i]}'") for i, x in enumerate(own)]
-        fs, n = fs / max(spf), n // max(spf)
-        sums = [int(d.sum()) for d in expanded]
-        init_value = [int(d[0]) if len(d) else 0 for d in expanded]
-    else:
-        sums = [int(v) for v in digital.sum(axis=0)]
-        init_value = [int(v) for v in digital[0]]
-    checksum = [(v + 32768) % 65536 - 32768 for v in sums]
+    checksum = _checksums(channels)
+    init_value = [int(d[0]) for d in channels]
     rec = _record_class()(
         record_name=name,
         n_sig=c,
@@ -649,8 +631,8 @@ def write_wfdb(signal: Signal, path: str | os.PathLike, *, force: bool = False) 
         base_date=meta.get("base_date") if meta.get("base_time") is not None else None,
         comments=comments,
         sig_name=names,
-        d_signal=None if expanded is not None else digital,
-        e_d_signal=expanded,
+        d_signal=d_signal,
+        e_d_signal=channels if d_signal is None else None,
         samps_per_frame=spf,
         file_name=file_name,
         fmt=plan["fmt"],
@@ -667,7 +649,7 @@ def write_wfdb(signal: Signal, path: str | os.PathLike, *, force: bool = False) 
         tmpdir = tmps[0].parent
         try:
             with _quiet_wfdb():
-                rec.wrsamp(expanded=expanded is not None, write_dir=str(tmpdir))
+                rec.wrsamp(expanded=d_signal is None, write_dir=str(tmpdir))
         except Exception as exc:
             raise InputError(
                 f"record '{name}': wfdb refused to write it ({type(exc).__name__}: {exc})",
@@ -688,16 +670,8 @@ def _own_rate_channels(data: np.ndarray, spf: list[int], native: list | None, *,
     if n % top:
         raise InputError(f"record '{record}': {n} samples are not whole frames of {top} samples",
                          "keep the length a multiple of the most samples per frame (do not crop part of a frame)")
-    out = []
-    for i, s in enumerate(spf):
-        x = data[:, i]
-        if s != top:
-            stored = (native or [None] * len(spf))[i]
-            unchanged = (stored is not None and len(stored) == n // top * s
-                         and np.array_equal(x, _resample_gappy(stored, s, top, n), equal_nan=True))
-            x = stored if unchanged else _resample_gappy(x, top, s, n // top * s)
-        out.append(x)
-    return out
+    stored = native or [None] * len(spf)
+    return [data[:, i] if s == top else to_own_rate(data[:, i], stored[i], s, top) for i, s in enumerate(spf)]
 
 
 def _plan_channels(meta: dict[str, Any], *, n_channels: int, record: str) -> dict[str, list]:
@@ -800,6 +774,17 @@ def _refit(x: np.ndarray, fmt: str) -> tuple[float, int]:
 def _apply_overflow_policy(data: np.ndarray, plan: dict[str, list], names: list[str], units: list[str],
                            *, record: str) -> np.ndarray:
     """Choose the final fmt/gain/baseline per channel (in ``plan``) and return the digital samples."""
+    _choose_storage(data, plan, names, units, record=record)
+    digital = np.empty(data.shape, dtype=np.int64)
+    for i in range(data.shape[1]):
+        digital[:, i] = _digitize(data[:, i], plan["fmt"][i], plan["adc_gain"][i], plan["baseline"][i],
+                                  f"record '{record}': channel '{names[i]}'")
+    return digital
+
+
+def _choose_storage(data: np.ndarray, plan: dict[str, list], names: list[str], units: list[str], *,
+                    record: str) -> None:
+    """The overflow policy: the final fmt/gain/baseline per channel, set in ``plan``, for ``data``."""
     n, c = data.shape
     fmt, gain, baseline = plan["fmt"], plan["adc_gain"], plan["baseline"]
     # Formats wfdb-python cannot write become format 16 (or 24) with the same gain/baseline.
@@ -863,11 +848,6 @@ def _apply_overflow_policy(data: np.ndarray, plan: dict[str, list], names: list[
             if fmt[i] != widest:
                 fmt[i] = widest
                 plan["adc_res"][i] = max(plan["adc_res"][i], _BITS[widest])
-
-    digital = np.empty((n, c), dtype=np.int64)
-    for i in range(c):
-        digital[:, i] = _digitize(data[:, i], fmt[i], gain[i], baseline[i], f"record '{record}': channel '{names[i]}'")
-    return digital
 
 
 def _digitize(x: np.ndarray, fmt: str, gain: float, baseline: int, what: str) -> np.ndarray:
