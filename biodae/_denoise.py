@@ -29,13 +29,19 @@ def _model(model: Any, device: str, threads: int | None):
     return _CACHE[key]
 
 
-def _channel_threads(device: str, threads: int | None) -> int | None:
-    """The onnxruntime threads of each signal model session: 1 where channels run side by side
-    (:func:`_denoise_channels`), so that the session read for a model's metadata is the one that runs."""
+def _side_by_side(device: str, threads: int | None) -> int | None:
+    """The threads that channels share, running side by side on one-thread sessions
+    (:func:`_denoise_channels`); None where they run one after another."""
     from .runtime._session import default_threads
 
     budget = int(threads) if threads else default_threads()
-    return 1 if device == "cpu" and budget >= 2 else threads
+    return budget if device == "cpu" and budget >= 2 else None
+
+
+def _channel_threads(device: str, threads: int | None) -> int | None:
+    """The onnxruntime threads of each signal model session, so that the session read for a
+    model's metadata is the one that runs."""
+    return threads if _side_by_side(device, threads) is None else 1
 
 
 def _denoise_channels(jobs: list[tuple[Any, np.ndarray, float, str | None]], device: str,
@@ -51,10 +57,9 @@ def _denoise_channels(jobs: list[tuple[Any, np.ndarray, float, str | None]], dev
     core too). The output is the same either way.
     """
     from .runtime import Model
-    from .runtime._session import default_threads
 
-    budget = int(threads) if threads else default_threads()
-    if device != "cpu" or budget < 2 or any(isinstance(j[0], Model) for j in jobs):
+    budget = _side_by_side(device, threads)
+    if budget is None or any(isinstance(j[0], Model) for j in jobs):
         return [_model(spec, device, threads).denoise_signal(x, sampling_rate=fs, units=u) for spec, x, fs, u in jobs]
     k = min(len(jobs), budget)
     streams = budget // k
