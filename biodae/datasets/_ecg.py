@@ -218,6 +218,14 @@ class ECGNoiseMixer:
     amplitude_range : (float, float)
         The clean window is scaled by a log-uniform factor in this range and its
         polarity flipped at random, so the model sees amplitudes it has not memorised.
+    noise_augment : tuple of str, default ()
+        Real NSTDB noise kinds to vary (for training): each segment's polarity and
+        direction are flipped at random, and with probability 1/2 its balance of slow
+        and in-band content is changed (:meth:`_reweight`). NSTDB has one recording per
+        noise kind, and its splits differ in that balance (above 1 Hz, ``bw``'s
+        validation and test splits carry 2-5 times the share of power of its training
+        split, ``em``'s far less): a model that knows one balance meets another at test
+        time.
     data_dir : path-like, optional
         Data folder for NSTDB (default ``$BIODAE_DATA``).
     """
@@ -231,6 +239,7 @@ class ECGNoiseMixer:
         snr_range: tuple[float, float] = (-6.0, 24.0),
         kinds: tuple[str, ...] = NOISE_KINDS,
         amplitude_range: tuple[float, float] = (0.5, 2.0),
+        noise_augment: tuple[str, ...] = (),
         data_dir: str | os.PathLike | None = None,
     ) -> None:
         from .. import noise
@@ -245,6 +254,10 @@ class ECGNoiseMixer:
         self.snr_range = snr_range
         self.kinds = tuple(kinds)
         self.amplitude_range = amplitude_range
+        bad = [k for k in noise_augment if k not in ("bw", "em", "ma")]
+        if bad:
+            raise InputError(f"noise_augment names {bad}", "choose from the real noise kinds bw, em, ma")
+        self.noise_augment = tuple(noise_augment)
         self._noise = {
             k: noise.nstdb_split(k, noise_split, data_dir=data_dir).astype(np.float64) for k in ("bw", "em", "ma")
         }
@@ -259,6 +272,12 @@ class ECGNoiseMixer:
             src = self._noise[kind]
             s = int(rng.integers(0, src.size - n))
             seg = src[s : s + n].copy()
+            if kind in self.noise_augment:
+                if rng.random() < 0.5:
+                    seg = self._reweight(src, s, rng)
+                if rng.random() < 0.5:
+                    seg = seg[::-1].copy()
+                seg *= 1 if rng.random() < 0.5 else -1
             return seg - seg.mean()
         if kind == "gaussian":
             return rng.standard_normal(n)
@@ -278,6 +297,23 @@ class ECGNoiseMixer:
             w = self._noise_window(str(k), rng)
             total += rng.uniform(0.3, 1.0) * w / (np.sqrt(np.mean(w**2)) + 1e-12)
         return total
+
+    def _reweight(self, src: np.ndarray, start: int, rng: np.random.Generator) -> np.ndarray:
+        """``src[start:start + length]`` with its content above a random corner (0.3-2 Hz,
+        log-uniform) scaled by a log-uniform factor in 1/4-4 against the content below.
+
+        The split is a zero-phase order-2 Butterworth low-pass, run over the segment and
+        up to 2 s on each side, so that the filter's edge transients fall outside it.
+        """
+        n, pad = self.length, 2 * ECG_SAMPLING_RATE
+        lo, hi = max(0, start - pad), min(src.size, start + n + pad)
+        corner = float(np.exp(rng.uniform(np.log(0.3), np.log(2.0))))
+        gain = float(np.exp(rng.uniform(np.log(0.25), np.log(4.0))))
+        sos = _signal.butter(2, corner, btype="lowpass", fs=ECG_SAMPLING_RATE, output="sos")
+        ext = src[lo:hi]
+        slow = _signal.sosfiltfilt(sos, ext)
+        out = slow + gain * (ext - slow)
+        return out[start - lo : start - lo + n].copy()
 
     def window(self, rng: np.random.Generator, *, kind: str | None = None, snr_db: float | None = None):
         """One ``(noisy, clean)`` pair of float32 arrays of ``length`` samples."""
