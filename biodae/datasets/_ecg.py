@@ -48,6 +48,8 @@ ECG_SAMPLING_RATE = 360
 ECG_SPLITS = ("train", "val", "test")
 #: Noise kinds the mixer draws from; "mix" adds two or three of the others.
 NOISE_KINDS = ("bw", "em", "ma", "gaussian", "mains", "mix")
+#: The real noise kinds: NSTDB records.
+_REAL_KINDS = ("bw", "em", "ma")
 _HIGHPASS_HZ = 0.5
 
 # Patient-level split. Test: the DeepFilter protocol's 14 QT test records (two per source
@@ -254,12 +256,12 @@ class ECGNoiseMixer:
         self.snr_range = snr_range
         self.kinds = tuple(kinds)
         self.amplitude_range = amplitude_range
-        bad = [k for k in noise_augment if k not in ("bw", "em", "ma")]
+        bad = [k for k in noise_augment if k not in _REAL_KINDS]
         if bad:
             raise InputError(f"noise_augment names {bad}", "choose from the real noise kinds bw, em, ma")
         self.noise_augment = tuple(noise_augment)
         self._noise = {
-            k: noise.nstdb_split(k, noise_split, data_dir=data_dir).astype(np.float64) for k in ("bw", "em", "ma")
+            k: noise.nstdb_split(k, noise_split, data_dir=data_dir).astype(np.float64) for k in _REAL_KINDS
         }
         lengths = np.array([r.data.shape[0] - self.length for r in records], dtype=np.float64)
         if np.any(lengths <= 0):
@@ -268,7 +270,7 @@ class ECGNoiseMixer:
 
     def _noise_window(self, kind: str, rng: np.random.Generator) -> np.ndarray:
         n = self.length
-        if kind in ("bw", "em", "ma"):
+        if kind in _REAL_KINDS:
             src = self._noise[kind]
             s = int(rng.integers(0, src.size - n))
             seg = src[s : s + n].copy()
