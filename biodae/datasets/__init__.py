@@ -28,7 +28,7 @@ from ._ecg import (
     patient_of,
     split_of,
 )
-from ._images import IMAGE_SOURCES, IMAGE_SPLITS, ImagePatchMixer, ImageSlice, load_image_slices
+from ._images import IMAGE_SOURCES, IMAGE_SPLITS, ImagePatchMixer, ImageSlice, dead_leaves, load_image_slices
 from ._deepfilter import (
     DEEPFILTER_TEST_RECORDS,
     DeepFilterData,
@@ -42,6 +42,7 @@ __all__ = [
     "IMAGE_SPLITS",
     "ImagePatchMixer",
     "ImageSlice",
+    "dead_leaves",
     "load_image_slices",
     "EEG_ARTIFACT_KINDS",
     "EEG_EPOCH",

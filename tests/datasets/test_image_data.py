@@ -74,3 +74,36 @@ def test_patch_mixer_contrast_change():
     _, plain = ImagePatchMixer([s], **kw)(np.random.default_rng(3))
     _, squared = ImagePatchMixer([s], gamma_range=(2.0, 2.0), **kw)(np.random.default_rng(3))
     np.testing.assert_allclose(squared, plain.astype(np.float64) ** 2, rtol=1e-6)  # the same crop, x ** 2
+
+
+def test_dead_leaves_are_piecewise_smooth_and_reproducible():
+    from biodae.datasets import dead_leaves
+
+    a = dead_leaves(np.random.default_rng(4), 64)
+    np.testing.assert_array_equal(a, dead_leaves(np.random.default_rng(4), 64))
+    assert a.shape == (64, 64) and a.min() >= 0.0 and a.max() <= 1.0
+    images = [dead_leaves(np.random.default_rng(i), 64) for i in range(20)]
+    assert len({float(im.std()) for im in images}) == 20  # not one image over and over
+    # piecewise smooth: most neighbouring pixels are close, a few steps are edges
+    steps = np.concatenate([np.abs(np.diff(im, axis=1)).ravel() for im in images])
+    assert np.median(steps) < 0.01 and np.percentile(steps, 99.5) > 0.05
+
+
+def test_patch_mixer_synthetic_fraction():
+    from biodae.datasets import ImageSlice
+
+    img = np.full((40, 40), 0.5, np.float32)  # a flat real image: any structure is synthetic
+    s = ImageSlice(img, "x", 0, None, (0.0, 1.0))
+    kw = dict(noise="poisson_gaussian", patch=32, clean_fraction=1.0, gain_range=(1.0, 1.0))
+    off = ImagePatchMixer([s], **kw)
+    assert all(np.ptp(off(np.random.default_rng(i))[1]) == 0 for i in range(10))
+    # 0 draws nothing: the same patches as before the option existed
+    np.testing.assert_array_equal(off(np.random.default_rng(2))[0],
+                                  ImagePatchMixer([s], synthetic_fraction=0.0, **kw)(np.random.default_rng(2))[0])
+    half = ImagePatchMixer([s], synthetic_fraction=0.5, **kw)
+    synthetic = [np.ptp(half(np.random.default_rng(i))[1]) > 0 for i in range(200)]
+    assert 70 < sum(synthetic) < 130
+    assert all(np.ptp(ImagePatchMixer([s], synthetic_fraction=1.0, **kw)(np.random.default_rng(i))[1]) > 0
+               for i in range(10))
+    with pytest.raises(ValueError, match="synthetic_fraction"):
+        ImagePatchMixer([s], synthetic_fraction=1.5, **kw)
