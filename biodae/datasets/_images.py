@@ -163,9 +163,9 @@ def dead_leaves(rng: np.random.Generator, size: int, *, r_min: float = 2.0,
         t = rng.uniform(0.0, np.pi)
         u, v = dx * np.cos(t) + dy * np.sin(t), -dx * np.sin(t) + dy * np.cos(t)
         inside = (u / r) ** 2 + (v / r2) ** 2 <= 1.0
-        gy, gx = rng.normal(0.0, 0.05 / max(r, 4.0), 2)  # about 0.05 across a leaf's radius
+        ly, lx = rng.normal(0.0, 0.05 / max(r, 4.0), 2)  # the leaf's gradient: about 0.05 across its radius
         level = mean + spread * rng.standard_normal()
-        out[y0:y1, x0:x1][inside] = (level + gy * dy + gx * dx)[inside]
+        out[y0:y1, x0:x1][inside] = (level + ly * dy + lx * dx)[inside]
     sigma = rng.uniform(0.0, 1.5)
     if sigma > 0.3:
         out = gaussian_filter(out, sigma, mode="reflect")

@@ -404,9 +404,8 @@ _add(
         # Tried 2026-11-23, not shipped: synthetic dead-leaves patches (options "synthetic_fraction" and
         # "synthetic", ImagePatchMixer). Validation -36.72 (30 % busy leaves), -36.58 (15 % smooth, 0-6 large
         # leaves), -36.62 (30 % smooth; the busy run drew leaf levels around 0.15-0.85, now 0-1) against -36.90
-        # for 1.0.0; on the test radiograph (high / medium / low
-        # dose PSNR) 47.14 / 43.66 / 39.94, 46.51 / 42.34 / 39.22 and 47.87 / 44.52 / 41.17 dB against
-        # 48.60 / 45.64 / 40.88. The two smooth runs differ by up to 2.2 dB on the test image with validation
+        # for 1.0.0; on the test radiograph (high / medium / low dose PSNR) 47.14 / 43.66 / 39.94,
+        # 46.51 / 42.34 / 39.22 and 47.87 / 44.52 / 41.17 dB against 48.60 / 45.64 / 40.88. The two smooth runs differ by up to 2.2 dB on the test image with validation
         # losses 0.04 dB apart: one run's test score is not a reliable guide on this data.
         loss="log_mse",
         epochs=10,
