@@ -150,9 +150,7 @@ def _image_data(recipe: Recipe, data_dir):
     # (and so do synthetic_fraction's dead-leaves patches: validation is on real images only)
     train = ImagePatchMixer(load_image_slices(recipe.modality, "train", data_dir=data_dir), noise=o["noise"],
                             patch=recipe.train_window, source_weights=o.get("source_weights"), gamma_range=gamma,
-                            synthetic_fraction=o.get("synthetic_fraction", 0.0),
-                            synthetic={k: tuple(v) if isinstance(v, list) else v
-                                       for k, v in o.get("synthetic", {}).items()}, **kw)
+                            synthetic_fraction=o.get("synthetic_fraction", 0.0), synthetic=o.get("synthetic"), **kw)
     val = ImagePatchMixer(load_image_slices(recipe.modality, "val", data_dir=data_dir), noise=o["noise"],
                           patch=min(recipe.train_window, o.get("val_patch", recipe.train_window)), **kw)
     return (MixerSource(train, recipe.windows_per_epoch, seed=recipe.seed),
