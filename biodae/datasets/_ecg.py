@@ -273,13 +273,13 @@ class ECGNoiseMixer:
         if kind in _REAL_KINDS:
             src = self._noise[kind]
             s = int(rng.integers(0, src.size - n))
-            seg = src[s : s + n].copy()
+            seg = src[s : s + n]  # a view: the result below is a new array
             if kind in self.noise_augment:
                 if rng.random() < 0.5:
                     seg = self._reweight(src, s, rng)
                 if rng.random() < 0.5:
-                    seg = seg[::-1].copy()
-                seg *= 1 if rng.random() < 0.5 else -1
+                    seg = seg[::-1]
+                seg = seg * (1 if rng.random() < 0.5 else -1)
             return seg - seg.mean()
         if kind == "gaussian":
             return rng.standard_normal(n)
@@ -315,7 +315,7 @@ class ECGNoiseMixer:
         ext = src[lo:hi]
         slow = _signal.sosfiltfilt(sos, ext)
         out = slow + gain * (ext - slow)
-        return out[start - lo : start - lo + n].copy()
+        return out[start - lo : start - lo + n]
 
     def window(self, rng: np.random.Generator, *, kind: str | None = None, snr_db: float | None = None):
         """One ``(noisy, clean)`` pair of float32 arrays of ``length`` samples."""
