@@ -18,7 +18,7 @@ BENCH = ROOT / "docs" / "benchmarks"
 REPORTS = {
     "ecg-qtdb-bw": ("deepfilter.md", ["All beats, mean (std)", "SSD by noise amplitude bucket", "Target check"]),
     "ecg": ("ecg_continuous.md", [None, "Target check"]),
-    "eeg": ("eeg.md", ["S001 test runs", "other subject"]),
+    "eeg": ("eeg.md", ["S001 test runs", "other subject", "Clean input"]),
     "mri": ("mri.md", [None, "σ = 3 %", "σ = 5 %", "σ = 7 %", "σ = 9 %", "Targets"]),
     "xray": ("xray.md", [None, "Target"]),
 }

@@ -143,7 +143,7 @@ def test_cli_denoise_edf_picks_the_eeg_model(capsys, tmp_path, test_data):
     src = test_data / "signals" / "S001R03_5s_8ch.edf"
     assert main(["denoise", str(src), "--out-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "eeg 1.2.0 on" in out
+    assert "eeg 1.3.0 on" in out
     import pyedflib
 
     with pyedflib.EdfReader(str(tmp_path / src.name)) as r:
@@ -154,7 +154,7 @@ def test_cli_denoise_edf_picks_the_eeg_model(capsys, tmp_path, test_data):
         before = list(r.readAnnotations()[2])
     # the input's annotations kept, plus one EDF+ annotation naming biodae and the model
     assert all(t in texts for t in before) and len(texts) == len(before) + 1
-    assert [t for t in texts if t.startswith("biodae denoise: eeg 1.2.0 on")], texts
+    assert [t for t in texts if t.startswith("biodae denoise: eeg 1.3.0 on")], texts
     x = biodae.read(src).data[:, 0]
     assert y.shape == x.shape and np.all(np.isfinite(y)) and not np.allclose(x, y)
 

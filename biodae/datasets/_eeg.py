@@ -492,11 +492,24 @@ class EEGNoiseMixer:
         :func:`biodae.noise.mix_at_snr`.
     data_dir : path-like, optional
         Data folder of the artefact sources (default ``$BIODAE_DATA``).
+    high_snr_fraction : float, default 0
+        Share of drawn windows whose SNR comes from ``high_snr_range`` instead of
+        ``snr_range``: mildly contaminated epochs, on which a model trained on strong
+        artefacts only learns to remove real slow EEG too (the training counterpart of
+        "a clean scan stays nearly unchanged").
+    high_snr_range : (float, float), default (7, 25)
+        SNR range of those windows, in dB under ``definition``.
+    clean_augment : bool, default False
+        Flip the clean epoch's sign and reverse it in time, each with probability 1/2.
+        Scalp EEG's statistics do not change under either (unlike an ECG's), so this
+        multiplies the variety of clean material from one subject.
 
     Notes
     -----
     Each window takes a random clean epoch, a random artefact segment (EOG: random
     channel, then random start) with a random sign, and one λ for the whole epoch.
+    With the defaults of the last three options nothing else is drawn, so mixers
+    without them give the same windows as before they existed.
     """
 
     def __init__(
@@ -508,6 +521,9 @@ class EEGNoiseMixer:
         snr_range: tuple[float, float] = (-7.0, 7.0),
         definition: str = "standard",
         data_dir: str | os.PathLike | None = None,
+        high_snr_fraction: float = 0.0,
+        high_snr_range: tuple[float, float] = (7.0, 25.0),
+        clean_augment: bool = False,
     ) -> None:
         from .. import noise
 
@@ -525,10 +541,15 @@ class EEGNoiseMixer:
         if artifact_split not in noise.ARTIFACT_SPLITS:
             raise InputError(f"unknown artefact split {artifact_split!r}",
                              f"choose one of {', '.join(noise.ARTIFACT_SPLITS)}")
+        if not 0.0 <= float(high_snr_fraction) <= 1.0:
+            raise InputError(f"high_snr_fraction must be in [0, 1], got {high_snr_fraction}")
         self.epochs = x
         self.artifact_split = artifact_split
         self.kinds = kinds
         self.snr_range = (float(snr_range[0]), float(snr_range[1]))
+        self.high_snr_fraction = float(high_snr_fraction)
+        self.high_snr_range = (float(high_snr_range[0]), float(high_snr_range[1]))
+        self.clean_augment = bool(clean_augment)
         self.definition = definition
         self._sources: dict[str, np.ndarray] = {}
         if "eog" in kinds:
@@ -559,11 +580,19 @@ class EEGNoiseMixer:
         from ..noise import mix_at_snr
 
         clean = self.epochs[int(rng.integers(0, self.epochs.shape[0]))]
+        if self.clean_augment:
+            flips = rng.random(2) < 0.5
+            clean = (-clean if flips[0] else clean)[:: -1 if flips[1] else 1]
         kind = str(rng.choice(self.kinds)) if kind is None else kind
-        snr = float(rng.uniform(*self.snr_range)) if snr_db is None else float(snr_db)
+        if snr_db is not None:
+            snr = float(snr_db)
+        elif self.high_snr_fraction and rng.random() < self.high_snr_fraction:
+            snr = float(rng.uniform(*self.high_snr_range))
+        else:
+            snr = float(rng.uniform(*self.snr_range))
         art = self.artifact(rng, kind=kind)
         noisy = mix_at_snr(clean.astype(np.float64), art, snr, definition=self.definition).noisy
-        return noisy.astype(np.float32), clean.copy()
+        return noisy.astype(np.float32), np.array(clean, dtype=np.float32)
 
     def batch(self, n: int, rng: np.random.Generator, **kw) -> tuple[np.ndarray, np.ndarray]:
         """``n`` pairs stacked as float32 ``(n, 1, 512)`` arrays ``(noisy, clean)``."""

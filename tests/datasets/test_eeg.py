@@ -292,3 +292,33 @@ def test_mixer_validates_arguments():
         EEGNoiseMixer(x, artifact_split="held-out")
     with pytest.raises(InputError, match="epochs"):
         EEGNoiseMixer(np.zeros((4, 100)), artifact_split="test")
+
+
+@pytest.mark.data
+@needs_data
+def test_mixer_high_snr_share_and_clean_augment(splits):
+    x = splits["val"][0]
+    rng = np.random.default_rng(5)
+    mixer = EEGNoiseMixer(x, artifact_split="val", high_snr_fraction=0.25, high_snr_range=(10.0, 20.0),
+                          clean_augment=True)
+    snrs = np.array([_snr_true_db(*mixer.window(rng)) for _ in range(800)])
+    assert snrs.min() >= -7.0 - 1e-6 and snrs.max() <= 20.0 + 1e-6
+    assert not np.any((snrs > 7.0 + 1e-6) & (snrs < 10.0 - 1e-6))  # nothing between the two ranges
+    assert 0.2 < np.mean(snrs >= 10.0 - 1e-6) < 0.3
+    # clean targets are the epochs, flipped in sign and/or reversed in time, each about half the time
+    seen = {"same": 0, "neg": 0, "rev": 0, "negrev": 0}
+    rows = {x[i].tobytes(): i for i in range(len(x))}
+    for _ in range(200):
+        _, clean = mixer.window(rng, snr_db=0.0)
+        for name, cand in (("same", clean), ("neg", -clean), ("rev", clean[::-1]), ("negrev", -clean[::-1])):
+            if np.ascontiguousarray(cand).tobytes() in rows:
+                seen[name] += 1
+                break
+        else:
+            raise AssertionError("a clean target is not a (flipped / reversed) training epoch")
+    assert all(20 < v < 80 for v in seen.values()), seen
+    # a fixed snr_db is never replaced by the high-SNR range
+    noisy, clean = mixer.window(rng, snr_db=-3.0)
+    assert _snr_true_db(noisy, clean) == pytest.approx(-3.0, abs=1e-6)
+    with pytest.raises(InputError, match="high_snr_fraction"):
+        EEGNoiseMixer(x, artifact_split="val", high_snr_fraction=1.5)
