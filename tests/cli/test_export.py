@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -79,4 +81,4 @@ def test_recipe_drift_is_empty_for_a_run_of_the_recipe_itself():
     assert recipe_drift(recipe, state | {"train_config": {"loss": "snr"}}, None) == [
         'loss "snr" (recipe: "snr_psd")']
     assert recipe_drift(recipe, state, trained | {"options": {"snr_range": [-10.0, 12.0]}}) == [
-        'options {"snr_range": [-10.0, 12.0]} (recipe: {"snr_range": [-7.0, 7.0]})']
+        f'options {{"snr_range": [-10.0, 12.0]}} (recipe: {json.dumps(recipe.options)})']
