@@ -501,8 +501,10 @@ class EEGNoiseMixer:
         SNR range of those windows, in dB under ``definition``.
     clean_augment : bool, default False
         Flip the clean epoch's sign and reverse it in time, each with probability 1/2.
-        Scalp EEG's statistics do not change under either (unlike an ECG's), so this
-        multiplies the variety of clean material from one subject.
+        Background scalp EEG changes little under either (an ECG, whose P-QRS-T has a
+        direction and a usual polarity, would not pass for real), so this multiplies the
+        variety of clean material from one subject; asymmetric waveforms (mu rhythm,
+        spikes) are the exception.
 
     Notes
     -----
@@ -542,7 +544,8 @@ class EEGNoiseMixer:
             raise InputError(f"unknown artefact split {artifact_split!r}",
                              f"choose one of {', '.join(noise.ARTIFACT_SPLITS)}")
         if not 0.0 <= float(high_snr_fraction) <= 1.0:
-            raise InputError(f"high_snr_fraction must be in [0, 1], got {high_snr_fraction}")
+            raise InputError(f"high_snr_fraction must be in [0, 1], got {high_snr_fraction}",
+                             "it is the share of windows drawn from high_snr_range, e.g. 0.2")
         self.epochs = x
         self.artifact_split = artifact_split
         self.kinds = kinds
