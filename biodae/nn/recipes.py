@@ -296,8 +296,8 @@ _add(
         # 1.3.0: a fifth of the training windows at a mild 7-25 dB (options["high_snr_fraction"]) and the clean
         # epochs flipped in sign and time (options["clean_augment"]). 1.2.0 had only seen -7...7 dB, so it always
         # removed something: on clean S001 test epochs (no artefact added) it changed 18 % of the signal (RRMSE_t
-        # 0.179) and kept 69 % of the delta power; 1.3.0: 0.052 and 96 %. Price: EOG a little worse (S001 EOG mean
-        # RRMSE_t 0.600 against 0.578), EMG a little better; the target still holds at every level.
+        # 0.179) and kept 69 % of the delta power; 1.3.0: 0.054 and 95 %. Price: EOG a little worse (S001 EOG mean
+        # RRMSE_t 0.599 against 0.578), EMG a little better; the target still holds at every level.
         # 1.2.0: the loss adds the error of the Welch spectrum (RRMSE_s) to the SNR; 1.1.0: 24 epochs with a
         # cosine schedule (1.0.0: 8 epochs, lr halved on plateaus)
         loss="snr_psd",
@@ -325,7 +325,7 @@ _add(
                 "subject (EEGLAB recording) a tuned filter is still better for mild ocular artefact (EOG at +1..+5 dB "
                 "true SNR in RRMSE_s, +4..+5 dB in RRMSE_t and CC), and on that subject's clean epochs the model "
                 "still removes about half of the 1-8 Hz power (slow EEG, or ocular leakage the epoch rejection "
-                "missed: the data cannot tell); on the training subject's held-out runs it keeps 96-99 % of every "
+                "missed: the data cannot tell); on the training subject's held-out runs it keeps 95-99 % of every "
                 "band below 30 Hz (docs/benchmarks/eeg.md, 'Clean input')."),
         options={"snr_range": [-7.0, 7.0], "high_snr_fraction": 0.2, "high_snr_range": [7.0, 25.0],
                  "clean_augment": True},
