@@ -153,6 +153,11 @@ every epoch, and batch order derive from it; {recipe.epochs} epochs at most, ear
 epochs without validation improvement, loss `{recipe.loss}` (`biodae.nn.train.{LOSSES[recipe.loss].__name__}`), AdamW lr {recipe.lr:g} ({_SCHEDULE[recipe.lr_schedule]}), batch {recipe.batch_size},
 {recipe.windows_per_epoch} {unit} {size} per epoch.{v2}{exported}
 
+Float sums depend on how many CPU threads torch uses (`OMP_NUM_THREADS`; this project trains on a 2-core
+machine), so the same command with another thread count, and possibly on another CPU, gives a slightly different
+model: `eeg` 1.3.0 reached validation loss -14.147 with 2 threads and -14.167 with 1. With the same thread count
+on the same machine the run repeats exactly (`eeg` 1.3.0 trained twice with 2 threads: identical weights).
+
 ## Metrics
 
 Quoted from `docs/benchmarks/{report}` (regenerate with the script named there); all on {where}.
