@@ -134,10 +134,9 @@ def _eeg_data(recipe: Recipe, data_dir):
     from ..datasets import EEGNoiseMixer, load_eeg_epochs
 
     opts = recipe.options
+    mild = {k: opts[k] for k in ("high_snr_fraction", "high_snr_range", "clean_augment") if k in opts}
     train = EEGNoiseMixer(load_eeg_epochs("train", data_dir=data_dir), artifact_split="train", data_dir=data_dir,
-                          snr_range=tuple(opts["snr_range"]), high_snr_fraction=float(opts.get("high_snr_fraction", 0)),
-                          high_snr_range=tuple(opts.get("high_snr_range", (7.0, 25.0))),
-                          clean_augment=bool(opts.get("clean_augment", False)))
+                          snr_range=tuple(opts["snr_range"]), **mild)
     val = EEGNoiseMixer(load_eeg_epochs("val", data_dir=data_dir), artifact_split="val", data_dir=data_dir,
                         snr_range=(-5.0, 5.0))
     return (MixerSource(train.window, recipe.windows_per_epoch, seed=recipe.seed),
