@@ -166,4 +166,4 @@ def test_cli_denoise_wfdb_picks_the_ecg_model(capsys, tmp_path, test_data):
     import wfdb
 
     rec = wfdb.rdrecord(str(tmp_path / "sel100_10s"))
-    assert any(c.startswith("biodae denoise: ecg 1.3.0 on MLII, V5") for c in rec.comments)
+    assert any(c.startswith("biodae denoise: ecg 1.4.0 on MLII, V5") for c in rec.comments)

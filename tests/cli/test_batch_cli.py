@@ -82,7 +82,7 @@ def test_folder_with_bad_records_in_two_processes(capsys, tmp_path, test_data, a
         src, got = wfdb.rdrecord(str(archive / rel)), wfdb.rdrecord(str(out / rel))
         assert (got.fs, got.sig_name, got.units, got.sig_len) == (src.fs, src.sig_name, src.units, src.sig_len)
         assert got.comments[:-1] == src.comments
-        assert got.comments[-1] == "biodae denoise: ecg 1.3.0 on MLII, V5"
+        assert got.comments[-1] == "biodae denoise: ecg 1.4.0 on MLII, V5"
         for ext in ("atr", "pu1", "q1c"):
             assert (out / f"{rel}.{ext}").read_bytes() == (archive / f"{rel}.{ext}").read_bytes()
         assert not np.allclose(got.p_signal, src.p_signal, atol=0.05)
