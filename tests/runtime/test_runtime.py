@@ -45,6 +45,12 @@ def test_cpu_session_runs():
     np.testing.assert_array_equal(out, np.full((2, 1, 5), 3.0, np.float32))
 
 
+def test_cpu_session_flushes_denormals():
+    sess = create_session(_affine_model(), device="cpu", threads=2)
+    # subnormal floats are slow on x86; the session flushes them to zero (biodae/runtime/_session.py)
+    assert sess.get_session_options().get_session_config_entry("session.set_denormal_as_zero") == "1"
+
+
 @pytest.mark.parametrize("device", ["cuda", "tensorrt"])
 def test_gpu_request_without_gpu_fails_loudly(device):
     import onnxruntime as ort
