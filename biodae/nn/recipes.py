@@ -235,9 +235,8 @@ _add(
         units="mV",
         model="resunet1d",
         # 1.4.0: wider deep levels (16-24-32-48-64-64 instead of 16-20-24-28-32-32; 274,993 parameters instead of
-        # 94,481; 1.8x the multiply-adds per sample, 1.3x torch's training time per step; onnxruntime's two-stream
-        # throughput 1.93 against 2.81 M samples/s; the full-resolution level keeps 16 channels; 24 h of ECG end to
-        # end 53.1 s against 39.2 s, docs/benchmarks/ecg_speed.md): validation loss -20.095 against -19.338; output
+        # 94,481; 1.8x the multiply-adds per sample, as the full-resolution level keeps 16 channels; speed in
+        # docs/benchmarks/ecg_speed.md and onnx_speed.md): validation loss -20.095 against -19.338; output
         # SNR on validation patients and noise at 0 dB bw 17.56, em 9.94, ma 16.28 dB against 16.96, 8.02, 15.56
         # (at 24 dB 0.1-0.2 dB lower). The extra channels sit where the receptive field spans several beats, which
         # is what tells electrode motion from the ECG.

@@ -95,10 +95,7 @@ def create_session(model: str | os.PathLike | bytes, *, device: str = "cpu", thr
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
-    # Denormal (subnormal) floats are thousands of times slower on x86, and the networks' SiLU tails
-    # produce them. Only onnxruntime's pool threads were hit here: a two-thread session ran the ecg
-    # model 30 % slower on white-noise windows than on ECG-like ones (1.23 against 1.77 M samples/s),
-    # and as fast once flushed to zero (docs/benchmarks/ecg_speed.md). Values below 1.2e-38 become 0.
+    # subnormal floats from the SiLU tails slow x86 down; measured and explained in docs/onnx.md
     opts.add_session_config_entry("session.set_denormal_as_zero", "1")
     providers = provider_list(device, available)
     src = os.fspath(model) if isinstance(model, (str, os.PathLike)) else model
