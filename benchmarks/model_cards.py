@@ -17,7 +17,7 @@ BENCH = ROOT / "docs" / "benchmarks"
 # model -> (benchmark report, sections of it to quote)
 REPORTS = {
     "ecg-qtdb-bw": ("deepfilter.md", ["All beats, mean (std)", "SSD by noise amplitude bucket", "Target check"]),
-    "ecg": ("ecg_continuous.md", [None, "Target check"]),
+    "ecg": ("ecg_continuous.md", [None, "Target check", "Clean input"]),
     "eeg": ("eeg.md", ["S001 test runs", "other subject", "Clean input"]),
     "mri": ("mri.md", [None, "σ = 3 %", "σ = 5 %", "σ = 7 %", "σ = 9 %", "Targets"]),
     "xray": ("xray.md", [None, "Target"]),
