@@ -3,6 +3,7 @@ under torchrun on the CPU (gloo), checked on the artefacts they leave."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from biodae.nn import load_checkpoint  # noqa: E402
+from biodae.nn import distributed  # noqa: E402
 from biodae.nn.distributed import World, shard, state_sha256  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +40,25 @@ def test_shards_partition_a_batch_and_weights_give_its_mean_gradient(world_size,
     ddp = sum(w * losses[p].mean() for p, w in parts) / world_size
     assert ddp == pytest.approx(losses[idx].mean(), rel=1e-12)
     assert shard(idx, World()) == (idx, 1.0)
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_world_waits_for_the_others_only_when_the_rank_succeeded(monkeypatch, fails):
+    calls = []
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setattr(distributed.dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(distributed.dist, "init_process_group", lambda **kw: calls.append("init"))
+    monkeypatch.setattr(distributed.dist, "get_rank", lambda: 1)
+    monkeypatch.setattr(distributed.dist, "get_world_size", lambda: 2)
+    monkeypatch.setattr(distributed.dist, "barrier", lambda: calls.append("barrier"))
+    monkeypatch.setattr(distributed.dist, "destroy_process_group", lambda: calls.append("destroy"))
+    with pytest.raises(RuntimeError) if fails else contextlib.nullcontext():
+        with distributed.world(torch.device("cpu")) as w:
+            assert (w.rank, w.size, w.backend) == (1, 2, "gloo")
+            if fails:
+                raise RuntimeError("this rank failed")
+    # a failed rank leaves at once (the others would never reach the barrier); a successful one waits
+    assert calls == (["init", "destroy"] if fails else ["init", "barrier", "destroy"])
 
 
 @pytest.mark.slow
