@@ -102,7 +102,8 @@ def world(device: torch.device) -> Iterator[World]:
         yield World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), backend)
         # Normal exit only (a failed rank must not wait for the others). Once a model has been
         # wrapped in DistributedDataParallel, the gloo group and its worker threads outlive
-        # destroy_process_group (torch 2.13). A worker that frees the last collective's tensors
+        # destroy_process_group (torch 2.13; see pytorch/pytorch#107298, threads left after
+        # destroy, and #179291, this abort). A worker that frees the last collective's tensors
         # needs the GIL; if the interpreter is already shutting down by then, the process aborts
         # ("terminate called without an active exception": 7 of 100 two-process runs of
         # tests/nn/ddp_fit.py). So: every rank's collectives end here, and the GIL is given up
