@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["markdown_table", "format_value", "write_text", "save_figure", "Progress", "progress", "timed", "rates"]
+__all__ = ["markdown_table", "format_value", "write_text", "save_figure", "Progress", "progress", "timed", "rates",
+           "model_flops", "matmul_gflops"]
 
 
 def format_value(value: Any, floatfmt: str = ".3f") -> str:
@@ -163,3 +164,71 @@ def rates(fns: dict, n_values: int, seconds: float, block: float = 0.3) -> dict[
                 if time.perf_counter() - t_block >= block:
                     break
     return {k: n_values / statistics.median(v) for k, v in times.items()}
+
+
+def model_flops(path: str | os.PathLike, shape: Sequence[int]) -> int:
+    """Multiply-adds x 2 of every convolution of a biodae ONNX model on an input of ``shape``
+    (torch hooks on the model rebuilt from the file's weights, :func:`biodae.nn.torch_from_onnx`;
+    elementwise operations are not counted). The in-graph padding to the size multiple counts."""
+    import numpy as np
+    import torch
+    from torch import nn
+
+    from biodae.nn.export import torch_from_onnx
+
+    model = torch_from_onnx(path)
+    total = 0
+
+    def hook(mod, inp, out):
+        nonlocal total
+        taps = int(np.prod(mod.kernel_size))
+        if isinstance(mod, (nn.ConvTranspose1d, nn.ConvTranspose2d)):
+            total += 2 * inp[0].numel() * mod.out_channels // mod.groups * taps
+        else:
+            total += 2 * out.numel() * mod.in_channels // mod.groups * taps
+
+    convs = (nn.Conv1d, nn.Conv2d, nn.ConvTranspose1d, nn.ConvTranspose2d)
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, convs)]
+    try:
+        with torch.no_grad():
+            model(torch.zeros(*shape))
+    finally:
+        for h in handles:
+            h.remove()
+    return total
+
+
+def matmul_gflops(threads: int, *, streams: int = 1, n: int = 2048, repeats: int = 5) -> float:
+    """float32 matrix multiply rate (GFLOP/s) through onnxruntime's MatMul: ``streams`` sessions
+    of ``threads`` threads each, running at once (all together), ``n`` x ``n`` matrices."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper
+
+    from biodae.runtime import create_session
+
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["a", "b"], ["c"])], "mm",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [n, n]),
+         helper.make_tensor_value_info("b", TensorProto.FLOAT, [n, n])],
+        [helper.make_tensor_value_info("c", TensorProto.FLOAT, [n, n])],
+    )
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "mm.onnx"
+        onnx.save(m, p)
+        sessions = [create_session(p, threads=threads) for _ in range(streams)]
+
+        def work(s, count):
+            for _ in range(count):
+                s.run(None, {"a": a, "b": a})
+
+        with ThreadPoolExecutor(max_workers=streams) as pool:
+            list(pool.map(work, sessions, [1] * streams))
+            t = time.perf_counter()
+            list(pool.map(work, sessions, [repeats] * streams))
+            dt = time.perf_counter() - t
+    return streams * repeats * 2 * n**3 / dt / 1e9

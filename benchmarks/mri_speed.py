@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Progress, markdown_table, write_text  # noqa: E402
+from _common import Progress, markdown_table, matmul_gflops, model_flops, write_text  # noqa: E402
 
 SHAPE = (256, 256, 160)
 
@@ -55,59 +55,6 @@ def _run(cmd: list[str], env: dict | None = None) -> float:
     t = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     return time.perf_counter() - t
-
-
-def model_flops(path: str, h: int = 256, w: int = 256) -> int:
-    """Multiply-adds x 2 of every convolution for one h x w slice (torch hooks on the rebuilt model)."""
-    import torch
-    from torch import nn
-
-    from biodae.nn.export import torch_from_onnx
-
-    model = torch_from_onnx(path)
-    total = 0
-
-    def hook(mod, inp, out):
-        nonlocal total
-        if isinstance(mod, nn.ConvTranspose2d):
-            x = inp[0]
-            total += 2 * x.numel() * mod.out_channels // mod.groups * int(np.prod(mod.kernel_size))
-        else:
-            total += 2 * out.numel() * mod.in_channels // mod.groups * int(np.prod(mod.kernel_size))
-
-    for m in model.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            m.register_forward_hook(hook)
-    with torch.no_grad():
-        model(torch.zeros(1, 1, h, w))
-    return total
-
-
-def matmul_gflops(threads: int, n: int = 2048, repeats: int = 5) -> float:
-    """float32 matrix multiply rate through onnxruntime's MatMul (same threads as the model)."""
-    import onnx
-    from onnx import TensorProto, helper
-
-    from biodae.runtime import create_session
-
-    g = helper.make_graph(
-        [helper.make_node("MatMul", ["a", "b"], ["c"])], "mm",
-        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [n, n]),
-         helper.make_tensor_value_info("b", TensorProto.FLOAT, [n, n])],
-        [helper.make_tensor_value_info("c", TensorProto.FLOAT, [n, n])],
-    )
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
-    with tempfile.TemporaryDirectory() as d:
-        p = Path(d) / "mm.onnx"
-        onnx.save(m, p)
-        s = create_session(p, threads=threads)
-        a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
-        s.run(None, {"a": a, "b": a})
-        t = time.perf_counter()
-        for _ in range(repeats):
-            s.run(None, {"a": a, "b": a})
-        dt = (time.perf_counter() - t) / repeats
-    return 2 * n**3 / dt / 1e9
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             log("DIPY is not installed: pip install dipy (benchmark-only dependency)")
 
         model = load_model(args.model, threads=threads)
-        flops = model_flops(args.model)
+        flops = model_flops(args.model, (1, 1, 256, 256))
         batch = np.random.default_rng(0).random((8, 1, 256, 256), dtype=np.float32)
         model.run(batch)
         t = time.perf_counter()

@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _common import markdown_table, progress, rates, write_text  # noqa: E402
+from _common import markdown_table, matmul_gflops, model_flops, progress, rates, write_text  # noqa: E402
 
 
 def real_signal(modality: str, fs: float) -> np.ndarray:
@@ -110,6 +110,40 @@ def streams(name: str, net, x: np.ndarray, n: int, seconds: float) -> tuple[floa
     return r["ort"], r["torch"], bs
 
 
+def compute_text(compute: list, threads: int) -> str:
+    """The "Compute" section: the FLOP rate each runtime reached, against this CPU's float32
+    matrix multiply measured now, and what a 2x speed-up over torch would need."""
+    mm_threads = matmul_gflops(threads)
+    mm_streams = matmul_gflops(1, streams=threads)
+    mm = max(mm_threads, mm_streams)
+    progress(f"float32 matmul 2048²: {mm_threads:.1f} GFLOP/s ({threads} threads), {mm_streams:.1f} GFLOP/s "
+             f"({threads} one-thread streams)")
+    rows, out_of_reach = [], []
+    for name, unit, per_value, o, t in compute:
+        need = 2 * t * per_value / 1e9
+        rows.append([f"`{name}`", f"{per_value / 1e3:.1f} k", f"{o * per_value / 1e9:.1f}", f"{t * per_value / 1e9:.1f}",
+                     f"{need:.1f}", f"{need / mm:.0%}"])
+        if need > mm:
+            out_of_reach.append(f"`{name}`")
+    verdict = ("For " + ", ".join(out_of_reach) + " twice torch's rate is more than the matrix multiply reaches: no "
+               "runtime can be 2x torch eager on this CPU for " + ("that model" if len(out_of_reach) == 1 else "those models")
+               + " without computing less.") if out_of_reach else "Every model's 2x rate is below the matrix multiply's."
+    table = markdown_table(["model", "conv FLOPs per sample or pixel", "onnxruntime GFLOP/s", "torch eager GFLOP/s",
+                            "2x torch needs GFLOP/s", "of the matmul rate"], rows)
+    return f"""## Compute: how far 2x is from this CPU's limit
+
+Both runtimes compute the same convolutions, so onnxruntime at 2x torch eager must reach twice torch's FLOP rate.
+FLOPs are 2 x the multiply-adds of every convolution on the timed window or tile (`_common.model_flops`;
+elementwise operations not counted); rates from each runtime's faster figure above. The ceiling: a float32
+2048 x 2048 matrix multiply through onnxruntime in the same run, {mm_threads:.1f} GFLOP/s with {threads} threads and
+{mm_streams:.1f} GFLOP/s as {threads} one-thread streams (the larger, {mm:.1f}, is the reference).
+
+{table}
+
+{verdict}
+"""
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "tensorrt"])
@@ -131,7 +165,7 @@ def main(argv=None) -> int:
     gpu_name = torch.cuda.get_device_name(0) if torch_device == "cuda" else ""
     load_start = os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="biodae-onnx-speed-"))
-    rows, parity_rows, ratios, stream_rows, best_rows = [], [], [], [], []
+    rows, parity_rows, ratios, stream_rows, best_rows, compute = [], [], [], [], [], []
     try:
         names = args.models or available_models()
         unknown = sorted(set(names) - set(available_models()))
@@ -178,6 +212,9 @@ def main(argv=None) -> int:
                 best_rows.append([f"`{name}`", f"{best_o / 1e6:.2f} M", f"{best_t / 1e6:.2f} M",
                                   f"**{best_o / best_t:.2f}x**"])
             ratios.append(best_o / best_t)
+            if args.device == "cpu":
+                per_value = model_flops(m.path, (1, *shape[1:])) / int(np.prod(shape[1:]))
+                compute.append((name, unit, per_value, best_o, best_t))
             mx, rms, what = fp16_error(load_model(m.path, threads=threads), load_model(f16_path, threads=threads))
             parity_rows.append([f"`{name}`", f"{f16_parity:.1e}", f"{mx:.1e}", f"{rms:.1e}", what])
     finally:
@@ -185,6 +222,7 @@ def main(argv=None) -> int:
             p.unlink()
         tmp.rmdir()
 
+    compute_section = "" if not compute else compute_text(compute, threads)
     where = {"cpu": "CPU", "cuda": "CUDA", "tensorrt": "TensorRT"}[args.device]
     cpu = platform.processor() or platform.machine()
     machine = f"{os.cpu_count()} CPU cores ({cpu}), {threads} threads" + (f", GPU {gpu_name}" if gpu_name else "")
@@ -221,6 +259,7 @@ Target: onnxruntime at least 2x torch eager for every model (for the 1D models, 
 two ways above): **{target}**.
 {'The FP16 variant is meant for GPUs; on a CPU it is timed only to show it runs (it is not expected to be faster).' if args.device == 'cpu' else ''}
 
+{compute_section}
 ## FP16 variants: parity with the float32 model
 
 `biodae export MODEL.onnx -o MODEL-fp16.onnx --fp16` (float16 weights and network between the first and last
