@@ -12,6 +12,8 @@ hits all alike. For the 1D models also as biodae runs the channels of a record o
 one-thread stream per core, about 16k samples per call, for both runtimes (:func:`streams`). The
 target is onnxruntime at least 2x torch eager, each runtime in its faster way. The FP16 variant
 (:func:`biodae.runtime.write_fp16_variant`) is timed too: float16 is for GPUs, and on a CPU it is not expected to be faster.
+On the CPU a "Compute" section sets each runtime's FLOP rate (convolutions only) against a float32
+matrix multiply in the same run: how much of the machine a 2x speed-up would take (:func:`compute_text`).
 
 With ``--device cuda`` or ``tensorrt`` onnxruntime runs on that provider (with biodae's
 shape buckets and IO binding) and torch on CUDA when this torch has it (else on the CPU,
@@ -110,16 +112,17 @@ def streams(name: str, net, x: np.ndarray, n: int, seconds: float) -> tuple[floa
     return r["ort"], r["torch"], bs
 
 
-def compute_text(compute: list, threads: int) -> str:
+def compute_text(compute: list[tuple[str, float, float, float]], threads: int) -> str:
     """The "Compute" section: the FLOP rate each runtime reached, against this CPU's float32
-    matrix multiply measured now, and what a 2x speed-up over torch would need."""
+    matrix multiply measured now, and what a 2x speed-up over torch would need. ``compute`` holds
+    (model, convolution FLOPs per sample or pixel, onnxruntime and torch values per second)."""
     mm_threads = matmul_gflops(threads)
     mm_streams = matmul_gflops(1, streams=threads)
     mm = max(mm_threads, mm_streams)
     progress(f"float32 matmul 2048²: {mm_threads:.1f} GFLOP/s ({threads} threads), {mm_streams:.1f} GFLOP/s "
              f"({threads} one-thread streams)")
     rows, out_of_reach = [], []
-    for name, unit, per_value, o, t in compute:
+    for name, per_value, o, t in compute:
         need = 2 * t * per_value / 1e9
         rows.append([f"`{name}`", f"{per_value / 1e3:.1f} k", f"{o * per_value / 1e9:.1f}", f"{t * per_value / 1e9:.1f}",
                      f"{need:.1f}", f"{need / mm:.0%}"])
@@ -214,7 +217,7 @@ def main(argv=None) -> int:
             ratios.append(best_o / best_t)
             if args.device == "cpu":
                 per_value = model_flops(m.path, (1, *shape[1:])) / int(np.prod(shape[1:]))
-                compute.append((name, unit, per_value, best_o, best_t))
+                compute.append((name, per_value, best_o, best_t))
             mx, rms, what = fp16_error(load_model(m.path, threads=threads), load_model(f16_path, threads=threads))
             parity_rows.append([f"`{name}`", f"{f16_parity:.1e}", f"{mx:.1e}", f"{rms:.1e}", what])
     finally:
