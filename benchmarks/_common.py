@@ -166,17 +166,20 @@ def rates(fns: dict, n_values: int, seconds: float, block: float = 0.3) -> dict[
     return {k: n_values / statistics.median(v) for k, v in times.items()}
 
 
-def model_flops(path: str | os.PathLike, shape: Sequence[int]) -> int:
-    """Multiply-adds x 2 of every convolution of a biodae ONNX model on an input of ``shape``
-    (torch hooks on the model rebuilt from the file's weights, :func:`biodae.nn.torch_from_onnx`;
-    elementwise operations are not counted). The in-graph padding to the size multiple counts."""
+def model_flops(model: Any, shape: Sequence[int]) -> int:
+    """Multiply-adds x 2 of every convolution of a biodae model on an input of ``shape``.
+
+    ``model`` is a torch model on the CPU or the path of a biodae ONNX file (rebuilt with
+    :func:`biodae.nn.torch_from_onnx`); counted with forward hooks, elementwise operations
+    not counted. The in-graph padding to the size multiple counts."""
     import numpy as np
     import torch
     from torch import nn
 
-    from biodae.nn.export import torch_from_onnx
+    if not isinstance(model, nn.Module):
+        from biodae.nn.export import torch_from_onnx
 
-    model = torch_from_onnx(path)
+        model = torch_from_onnx(model)
     total = 0
 
     def hook(mod, inp, out):

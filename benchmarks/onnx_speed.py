@@ -216,7 +216,7 @@ def main(argv=None) -> int:
                                   f"**{best_o / best_t:.2f}x**"])
             ratios.append(best_o / best_t)
             if args.device == "cpu":
-                per_value = model_flops(m.path, (1, *shape[1:])) / int(np.prod(shape[1:]))
+                per_value = model_flops(net, (1, *shape[1:])) / int(np.prod(shape[1:]))  # net is on the CPU
                 compute.append((name, per_value, best_o, best_t))
             mx, rms, what = fp16_error(load_model(m.path, threads=threads), load_model(f16_path, threads=threads))
             parity_rows.append([f"`{name}`", f"{f16_parity:.1e}", f"{mx:.1e}", f"{rms:.1e}", what])
