@@ -97,16 +97,16 @@ def main(argv=None) -> int:
             tuned.setdefault(kind, {})[f] = res.params
 
     table: dict[tuple[str, int, str], dict[str, float]] = {}
-    def methods_for(kind: str) -> dict:
-        """The methods compared: each filter with its parameters tuned for ``kind``, and the DAE."""
-        out = {f"{f} (tuned)": (lambda x, f=f: filters.apply(f, x, sampling_rate=FS, **tuned[kind][f])) for f in FILTERS}
-        if model is not None:
-            out["DAE (biodae ecg)"] = lambda x: model.denoise_signal(x, sampling_rate=FS, units="mV")
-        return out
+    def filters_for(kind: str, label: str = "tuned") -> dict:
+        """Each filter with its parameters tuned for ``kind``, named ``"<filter> (<label>)"``."""
+        return {f"{f} ({label})": (lambda x, f=f: filters.apply(f, x, sampling_rate=FS, **tuned[kind][f]))
+                for f in FILTERS}
 
+    dae = {} if model is None else {
+        "DAE (biodae ecg)": lambda x: model.denoise_signal(x, sampling_rate=FS, units="mV")}
     example = {}
     for kind in KINDS:
-        methods = methods_for(kind)
+        methods = {**filters_for(kind), **dae}
         for snr in SNRS:
             rng = np.random.default_rng([args.seed, KINDS.index(kind), snr + 100])
             noisy = [mix(c, kind, float(snr), "test", rng) for c in test]
@@ -119,10 +119,9 @@ def main(argv=None) -> int:
                 example = {"clean": test[i], "noisy": noisy[i], "est": {n: fn(noisy[i]) for n, fn in methods.items()}}
 
     progress("clean input: every method on the test stretches with no noise added")
-    clean_methods = {n: fn for n, fn in methods_for(KINDS[0]).items() if "tuned" not in n}  # the DAE
+    clean_methods = dict(dae)
     for kind in KINDS:
-        clean_methods.update({n.replace("tuned", f"{kind} setting"): fn for n, fn in methods_for(kind).items()
-                              if "tuned" in n})
+        clean_methods.update(filters_for(kind, f"{kind} setting"))
     clean_rows = []
     for name, fn in clean_methods.items():
         outs = [fn(c) for c in test]
