@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ._errors import InputError
-from ._modality import signal_modalities
+from ._modality import choose_channels
 from .io._containers import Image, Signal
 
 __all__ = ["denoise", "denoise_record", "denoise_image", "image_model_for", "DenoiseReport"]
@@ -165,26 +165,24 @@ def denoise_record(
     """Denoise a whole record; return a copy with the same metadata and a report.
 
     Without ``model``, each ECG channel gets the ``"ecg"`` model and each EEG channel
-    the ``"eeg"`` model (from channel names and units); other channels (PPG,
-    respiration, annotations...) are copied unchanged. With ``model``, every channel
-    is denoised with it.
+    the ``"eeg"`` model (from channel names, units and content,
+    :func:`biodae._modality.choose_channels`); other channels (PPG, respiration,
+    annotations...) are copied unchanged, with a logged warning saying why. With ``model``,
+    every channel is denoised with it. The report has ``models`` (model -> channel names)
+    and ``copied`` (each channel left as it is, as ``"NAME (not ECG/EEG: why)"``).
     """
     from ._pipeline import check_finite
 
     check_finite(obj)  # only all-NaN input is refused: gaps and holes are kept
     if isinstance(obj, Image):
         return denoise_image(obj, model, device=device, threads=threads)
-    mods = signal_modalities(obj)
+    choice = choose_channels(obj, every=model is not None)
     out = np.array(obj.data, dtype=np.float64, copy=True)
     used: dict[str, list[str]] = {}
-    copied: list[str] = []
     jobs: list[tuple[int, Any]] = []
-    for c, cm in enumerate(mods):
+    for c, cm in choice.clean:
         name = obj.channel_names[c]
-        chosen = model if model is not None else (cm if cm in ("ecg", "eeg") else None)
-        if chosen is None:
-            copied.append(name)
-            continue
+        chosen = model if model is not None else cm
         m = _model(chosen, device, _channel_threads(device, threads))
         if m.spatial_dims != 1:
             raise InputError(
@@ -208,7 +206,7 @@ def denoise_record(
     done = _denoise_channels(todo, device, threads)
     for (c, _), y in zip(jobs, done):
         out[:, c] = y
-    return obj.replace(data=out), DenoiseReport(models=used, copied=copied)
+    return obj.replace(data=out), DenoiseReport(models=used, copied=choice.copied)
 
 
 def image_model_for(image: Image) -> str:
@@ -219,32 +217,20 @@ def image_model_for(image: Image) -> str:
     return "xray"
 
 
-def _noise_sigmas(before: np.ndarray, after: np.ndarray, modality: str,
-                  axis: int | None) -> tuple[float | None, float | None]:
-    """Estimated noise σ of an image before and after denoising, by the SAME method on both.
-
-    MRI: Rician σ from the background air when both images have usable air, else the
-    wavelet MAD for both (denoising smooths the air, so the air test often fails on the
-    output; mixing the two methods printed a drop from 71 to 4.6 on a masked EPI series
-    that the model had changed by at most 0.4 %). Other images: wavelet MAD on the middle
-    slice along ``axis`` of the first volume."""
-    from .noise import estimate_sigma_image, estimate_sigma_rician
-
-    def plane(data: np.ndarray) -> np.ndarray:
-        vol = data[..., 0] if data.ndim == 4 else data
-        return vol if vol.ndim == 2 else np.take(vol, vol.shape[axis] // 2, axis=axis)
+def _noise_sigmas(before: Image, after: Image) -> tuple[float | None, float | None]:
+    """Estimated noise σ of an image before and after denoising: the input's is what
+    ``biodae info`` prints (:func:`biodae.noise.estimate_noise`), the output's is measured
+    by the same method in the same voxels (``like=``), so the two compare."""
+    from .noise import estimate_noise
 
     try:
-        if modality == "mri" and np.nanmin(before) >= 0:
-            try:
-                return (float(estimate_sigma_rician(before, method="background")),
-                        float(estimate_sigma_rician(after, method="background")))
-            except InputError:  # no usable air in one of them
-                return (float(estimate_sigma_rician(before, method="wavelet")),
-                        float(estimate_sigma_rician(after, method="wavelet")))
-        return float(estimate_sigma_image(plane(before))), float(estimate_sigma_image(plane(after)))
+        (est,) = estimate_noise(before)
+        if est.sigma is None:
+            return None, None
+        (out,) = estimate_noise(after, like=[est])
     except Exception:  # an estimate is informative only; never fail the denoising for it
         return None, None
+    return est.sigma, out.sigma
 
 
 def denoise_image(
@@ -315,11 +301,8 @@ def denoise_image(
     with tqdm(total=n_slices, desc=f"biodae {m.name}", unit="slice", disable=None if progress is None else not progress,
               leave=False) as bar:
         out = m.denoise_image(data, axis=axis, mask=mask, progress=bar.update)
-    if bad:
-        before, after = _noise_sigmas(np.nan_to_num(data, posinf=0, neginf=0), np.nan_to_num(out, posinf=0, neginf=0),
-                                      m.modality, axis)
-    else:
-        before, after = _noise_sigmas(data, out, m.modality, axis)
+    before, after = _noise_sigmas(image, image.replace(data=out))
+
     def removed() -> np.ndarray:
         with np.errstate(invalid="ignore"):  # inf - inf where the input is infinite: nothing was removed there
             return np.where(np.isfinite(data), data - out, np.float32(0)) if bad else data - out

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import io
-from .._errors import BiodaeError
 from .._modality import modality_of, signal_modalities
 
 
@@ -30,9 +29,16 @@ def _fmt_num(x: float) -> str:
     return f"{x:.4g}"
 
 
+def _fmt_db(x: float | None) -> str:
+    return "–" if x is None else f"{x:.1f} dB"
+
+
 def describe(obj: io.Signal | io.Image) -> list[str]:
-    """Lines describing ``obj`` for ``biodae info``."""
-    from ..noise import estimate_sigma, estimate_sigma_image, estimate_sigma_rician, estimate_snr_db
+    """Lines describing ``obj`` for ``biodae info``; figures that are undefined print as "–".
+
+    The noise figures are :func:`biodae.noise.estimate_noise`'s, the ones ``biodae denoise``
+    and the batch report print."""
+    from ..noise import estimate_noise
 
     lines = [f"file:        {obj.source}"]
     if isinstance(obj, io.Signal):
@@ -46,23 +52,19 @@ def describe(obj: io.Signal | io.Image) -> list[str]:
         lines.append(f"sampling:    {obj.sampling_rate:g} Hz" + (
             f" (stored at lower rates: {', '.join(f'{n} {r:g} Hz' for n, r in stored)})" if stored else ""))
         lines.append(f"dtype:       {_signal_dtype(obj)} on disk, read as float64 physical units")
-        clean = np.where(np.isfinite(obj.data), obj.data, 0.0)
-        sigma = np.atleast_1d(estimate_sigma(clean, axis=0))
-        try:
-            snr = np.atleast_1d(estimate_snr_db(clean, sampling_rate=obj.sampling_rate))
-        except BiodaeError:  # too short for the drift high-pass
-            snr = np.full(obj.n_channels, np.nan)
+        estimates = estimate_noise(obj)
         lines.append("channels:    name  modality  unit  min .. max  noise sigma (est.)  SNR (est.)")
-        for c in range(obj.n_channels):
+        for c, est in enumerate(estimates):
             col = obj.data[:, c]
             ok = col[np.isfinite(col)]
             if not ok.size:
                 lines.append(f"  {obj.channel_names[c]:<8} {mods[c]:<6} {obj.units[c]:<5} all NaN  –  –")
                 continue
-            lines.append(
-                f"  {obj.channel_names[c]:<8} {mods[c]:<6} {obj.units[c]:<5} {_fmt_num(ok.min())} .. "
-                f"{_fmt_num(ok.max())}  {_fmt_num(float(sigma[c]))} {obj.units[c]}  {float(snr[c]):.1f} dB"
-            )
+            sigma = "–" if est.sigma is None else f"{_fmt_num(est.sigma)} {obj.units[c]}"
+            lines.append(f"  {obj.channel_names[c]:<8} {mods[c]:<6} {obj.units[c]:<5} {_fmt_num(ok.min())} .. "
+                         f"{_fmt_num(ok.max())}  {sigma}  {_fmt_db(est.snr_db)}")
+        hows = [f"{e.name}: {e.how}" for e in estimates]
+        lines += [("noise (est): " if k == 0 else "             ") + h for k, h in enumerate(hows)]
         return lines
     data = obj.data
     lines.append(f"format:      {obj.format.upper()}")
@@ -70,17 +72,13 @@ def describe(obj: io.Signal | io.Image) -> list[str]:
     lines.append(f"shape:       {' x '.join(str(s) for s in data.shape)}")
     lines.append(f"voxel size:  {' x '.join(f'{s:g}' for s in obj.spacing)} mm")
     lines.append(f"dtype:       {_image_dtype(obj)} on disk, read as float32")
-    ok = data[np.isfinite(data)]
-    lines.append(f"range:       {_fmt_num(ok.min())} .. {_fmt_num(ok.max())}" if ok.size else "range:       all NaN")
-    if obj.modality == "mri" and data.ndim >= 3:
-        vol = data if data.ndim == 3 else data[..., 0]
-        sigma = float(estimate_sigma_rician(vol))
-        how = "Rician, from the background"
-    else:
-        img = data if data.ndim == 2 else data[data.shape[0] // 2]
-        sigma = estimate_sigma_image(img)
-        how = "Gaussian, wavelet MAD outside flat regions" + ("" if data.ndim == 2 else ", middle frame")
-    lines.append(f"noise (est): sigma {_fmt_num(sigma)} ({how})")
+    finite = np.isfinite(data)
+    ok = data[finite]
+    bad = data.size - ok.size
+    lines.append((f"range:       {_fmt_num(ok.min())} .. {_fmt_num(ok.max())}" if ok.size else "range:       all NaN")
+                 + (f" ({bad} NaN or infinite voxel{'s' if bad > 1 else ''} left out)" if bad and ok.size else ""))
+    (est,) = estimate_noise(obj)
+    lines.append(f"noise (est): sigma {'–' if est.sigma is None else _fmt_num(est.sigma)} ({est.how})")
     return lines
 
 

@@ -23,6 +23,8 @@ from ._artifacts import (
 )
 from ._estimate import (
     RICIAN_SIGMA_METHODS,
+    NoiseEstimate,
+    estimate_noise,
     estimate_sigma,
     estimate_sigma_image,
     estimate_sigma_rician,
@@ -36,6 +38,16 @@ from ._image import (
     rician_sigma_from_percent,
 )
 from ._mix import SNR_DEFINITIONS, Mixture, mix_at_snr, nominal_to_true_db, true_to_nominal_db
+from ._mri import (
+    MRI_COMBINES,
+    MRI_KSPACE_FILTERS,
+    MRI_SENSITIVITY_NORMALIZATIONS,
+    MRINoise,
+    MRISigmaEstimate,
+    coil_sensitivities,
+    estimate_sigma_mri,
+    mri_coil_noise,
+)
 from ._nstdb import (
     NSTDB_KINDS,
     NSTDB_SAMPLING_RATE,
@@ -81,10 +93,21 @@ __all__ = [
     "poisson_gaussian",
     "generalized_anscombe",
     "inverse_generalized_anscombe",
+    # multi-coil MRI
+    "mri_coil_noise",
+    "MRINoise",
+    "coil_sensitivities",
+    "MRI_COMBINES",
+    "MRI_KSPACE_FILTERS",
+    "MRI_SENSITIVITY_NORMALIZATIONS",
     # estimation
+    "estimate_noise",
+    "NoiseEstimate",
     "estimate_sigma",
     "estimate_sigma_image",
     "estimate_sigma_rician",
     "estimate_snr_db",
     "RICIAN_SIGMA_METHODS",
+    "estimate_sigma_mri",
+    "MRISigmaEstimate",
 ]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
 import pywt
@@ -11,7 +14,14 @@ from numpy.typing import ArrayLike
 from .._errors import InputError
 from ._common import as_finite_array, check_choice, positive_rate
 
-__all__ = ["estimate_sigma", "estimate_sigma_rician", "estimate_snr_db", "RICIAN_SIGMA_METHODS"]
+__all__ = [
+    "estimate_sigma",
+    "estimate_sigma_rician",
+    "estimate_snr_db",
+    "RICIAN_SIGMA_METHODS",
+    "NoiseEstimate",
+    "estimate_noise",
+]
 
 #: Valid values of ``estimate_sigma_rician(method=...)``.
 RICIAN_SIGMA_METHODS = ("auto", "background", "wavelet")
@@ -33,6 +43,8 @@ _CV_TOLERANCE = 1.3
 #: A background needs at least this many voxels and this fraction of the non-zero voxels.
 _MIN_BACKGROUND = 64
 _MIN_BACKGROUND_FRACTION = 0.01
+#: Air holds at least this fraction of its voxels under σ/2 (a Rayleigh: 11.9% below 3σ).
+_MIN_LOW_TAIL = 0.01
 
 
 def estimate_sigma(x: ArrayLike, *, axis: int | None = 0, wavelet: str = "db2") -> np.ndarray | float:
@@ -122,6 +134,12 @@ def _background_sigma(values: np.ndarray) -> float | None:
     cv = float(bg.std() / bg.mean())
     if not (_TRUNC_CV / _CV_TOLERANCE <= cv <= _TRUNC_CV * _CV_TOLERANCE):
         return None  # not Rayleigh-shaped: no air, or no noise in it
+    # Air reaches down to zero: a Rayleigh puts 12% of its mass under σ/2. Dark tissue with a
+    # floor well above zero (no air in the field of view) can pass the spread test; it puts
+    # (almost) nothing there. On integer data the cut is at least one step.
+    cut = max(0.5 * sigma, 1.0) if np.all(bg == np.round(bg)) else 0.5 * sigma
+    if np.count_nonzero(bg <= cut) < _MIN_LOW_TAIL * bg.size:
+        return None
     return sigma
 
 
@@ -133,9 +151,10 @@ def estimate_sigma_rician(volume: ArrayLike, *, method: str = "auto") -> float:
     gives a first set of low voxels and σ from their median; then σ is refined to the
     fixed point of "mean of the voxels below 3σ, divided by the mean of a Rayleigh
     truncated at 3σ (1.2303)", which no longer depends on where the threshold fell.
-    The background is accepted when it holds at least 1% of the non-zero voxels and its
-    coefficient of variation is close to a Rayleigh's (0.50); otherwise there is no
-    usable air.
+    The background is accepted when it holds at least 1% of the non-zero voxels, its
+    coefficient of variation is close to a Rayleigh's (0.50), and at least 1% of it lies
+    under σ/2 (air reaches down to zero: a Rayleigh puts 12% there; dark tissue seen
+    without air around it does not); otherwise there is no usable air.
 
     Parameters
     ----------
@@ -193,34 +212,44 @@ def estimate_sigma_rician(volume: ArrayLike, *, method: str = "auto") -> float:
     return _wavelet_sigma_nonzero(arr)
 
 
-def _wavelet_sigma_nonzero(arr: np.ndarray, *, skip: str = "zero") -> float:
-    """Donoho's MAD on the finest n-D Haar details, skipping blocks that carry no noise.
+def _haar_blocks(arr: np.ndarray, *, skip: str = "zero") -> tuple[np.ndarray, np.ndarray]:
+    """``(|d|, keep)``: the finest n-D Haar details of ``arr`` and which of them to use.
 
     With Haar on even-sized data each coefficient sees exactly one 2×2(×2) block.
     ``skip="zero"`` leaves out blocks holding an exact zero (masked, skull-stripped);
     ``skip="flat"`` leaves out blocks whose values are all equal (padding outside a CT
     field of view, saturated or clipped regions), which would otherwise pull the
-    median to zero.
+    median to zero. Blocks holding a NaN or infinite value are always left out.
     """
     axes = [i for i, n in enumerate(arr.shape) if n >= 2]
     if not axes:
         raise InputError(f"cannot estimate noise from an array of shape {arr.shape}")
     a = arr[tuple(slice(0, n - n % 2) if i in axes else slice(None) for i, n in enumerate(arr.shape))]
+    finite = np.isfinite(a)
+    if not finite.all():
+        a = np.where(finite, a, 0.0)
     detail = np.abs(pywt.dwtn(a, "haar", axes=axes)["d" * len(axes)])
+
+    def blocks(mask: np.ndarray, op) -> np.ndarray:
+        for ax in axes:
+            mask = op(np.take(mask, np.arange(0, a.shape[ax], 2), axis=ax),
+                      np.take(mask, np.arange(1, a.shape[ax], 2), axis=ax))
+        return mask
+
     if skip == "zero":
-        full = a != 0
-        for ax in axes:
-            full = np.take(full, np.arange(0, a.shape[ax], 2), axis=ax) & np.take(
-                full, np.arange(1, a.shape[ax], 2), axis=ax
-            )
+        keep = blocks(a != 0, np.logical_and)
     else:
-        lo, hi = a, a
-        for ax in axes:
-            even, odd = np.arange(0, a.shape[ax], 2), np.arange(1, a.shape[ax], 2)
-            lo = np.minimum(np.take(lo, even, axis=ax), np.take(lo, odd, axis=ax))
-            hi = np.maximum(np.take(hi, even, axis=ax), np.take(hi, odd, axis=ax))
-        full = hi > lo
-    values = detail[full]
+        keep = blocks(a, np.maximum) > blocks(a, np.minimum)
+    if not finite.all():
+        keep &= blocks(finite, np.logical_and)
+    return detail, keep
+
+
+def _wavelet_sigma_nonzero(arr: np.ndarray, *, skip: str = "zero") -> float:
+    """Donoho's MAD on the finest n-D Haar details, skipping blocks that carry no noise
+    (see :func:`_haar_blocks`); 0.0 when every block is skipped."""
+    detail, keep = _haar_blocks(arr, skip=skip)
+    values = detail[keep]
     return float(np.median(values) / _MAD_TO_SIGMA) if values.size else 0.0
 
 
@@ -309,3 +338,471 @@ def estimate_snr_db(
     with np.errstate(divide="ignore", invalid="ignore"):
         snr = 10.0 * np.log10(p_signal / sigma**2)
     return float(snr) if snr.ndim == 0 else snr
+
+
+# --------------------------------------------------------------------------- ECG: beat template
+
+#: Beat detection: Pan–Tompkins-style band (Hz), energy integration window (s), refractory
+#: period (s, 240 bpm at most) and the threshold, a fraction of the median of the 2-s maxima.
+_QRS_BAND = (5.0, 25.0)
+_QRS_INTEGRATE_S = 0.10
+_QRS_REFRACTORY_S = 0.25
+_QRS_THRESHOLD = 0.3
+#: A beat window starts this long before the R peak (at most 0.3 RR) and lasts at most
+#: 1.3 RR (2 s), ending early where the next beat's window starts.
+_BEAT_PRE_S, _BEAT_PRE_RR = 0.25, 0.3
+_BEAT_LEN_RR, _BEAT_LEN_MAX_S = 1.3, 2.0
+#: Beats are aligned on the QRS (−60…+80 ms of the template) within ±40 ms, to a fraction of
+#: a sample; a beat whose QRS (−80…+120 ms) correlates under 0.8 with every template so far
+#: starts another template (at most 4), when at least 5 beats and 5% of them do.
+_ALIGN_S, _ALIGN_QRS_S = 0.04, (0.06, 0.08)
+_CLASS_QRS_S, _CLASS_CORR, _MAX_TEMPLATES = (0.08, 0.12), 0.8, 4
+_MIN_BEATS, _MIN_CLASS_SHARE = 5, 0.05
+#: Each beat's template is scaled to it by least squares, within these bounds.
+_SCALE_RANGE = (0.5, 2.0)
+#: Plausible heart rates for an ECG channel (bpm) and the beat-to-template QRS correlation
+#: (median over beats) that makes an unnamed channel "look like ECG".
+_ECG_RATE_BPM = (30.0, 220.0)
+_ECG_LIKE_CORR = 0.95
+#: Slowest rate the beat-template estimate (and ECG recognition from content) needs, in Hz.
+ECG_MIN_RATE = 100.0
+
+
+class _Beats(NamedTuple):
+    """What :func:`_beat_model` found: the beat positions (fractional samples), the beat model
+    on the sample grid, how many templates it used, each beat's QRS correlation with the main
+    template, and the median RR interval in seconds."""
+
+    positions: np.ndarray
+    model: np.ndarray
+    n_templates: int
+    qrs_corr: np.ndarray
+    rr_s: float
+
+
+def _qrs_peaks(x: np.ndarray, fs: float) -> np.ndarray:
+    """R-peak candidates (sample indices): band-pass 5–25 Hz, squared slope integrated over
+    100 ms (Pan & Tompkins), peaks above 0.3 × the median of the 2-s maxima, 250 ms apart,
+    each moved to the largest band-passed deflection within ±75 ms."""
+    from scipy import signal as _signal
+
+    sos = _signal.butter(2, _QRS_BAND, btype="bandpass", fs=fs, output="sos")
+    bp = _signal.sosfiltfilt(sos, x)
+    w = max(1, int(round(_QRS_INTEGRATE_S * fs)))
+    env = np.convolve(np.gradient(bp) ** 2, np.ones(w) / w, mode="same")
+    seg = int(2 * fs)
+    nseg = env.size // seg
+    ref = float(np.median(env[: nseg * seg].reshape(nseg, seg).max(axis=1))) if nseg else float(env.max())
+    if not ref > 0:
+        return np.zeros(0, dtype=int)
+    peaks, _ = _signal.find_peaks(env, height=_QRS_THRESHOLD * ref, distance=max(1, int(_QRS_REFRACTORY_S * fs)))
+    h = int(0.075 * fs)
+    r = [max(0, p - h) + int(np.argmax(np.abs(bp[max(0, p - h) : p + h + 1]))) for p in peaks]
+    return np.unique(np.asarray(r, dtype=int))
+
+
+def _windows(x0: np.ndarray, pos: np.ndarray, lags: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``x0`` at ``pos + lags`` (linear interpolation), NaN outside the record or past each beat's end."""
+    t = pos[:, None] + lags[None, :]
+    ok = (t >= 0) & (t <= x0.size - 1) & (t < ends[:, None])
+    out = np.full(t.shape, np.nan)
+    out[ok] = np.interp(t[ok], np.arange(x0.size), x0)
+    return out
+
+
+def _nanmedian(rows: np.ndarray) -> np.ndarray:
+    """Median over beats, lag by lag; NaN where fewer than 3 beats reach."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN lags
+        t = np.nanmedian(rows, axis=0)
+    t[np.sum(np.isfinite(rows), axis=0) < 3] = np.nan
+    return t
+
+
+def _corr_rows(rows: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Pearson correlation of each row with ``t`` over their common finite lags."""
+    ok = np.isfinite(rows) & np.isfinite(t)[None, :]
+    n = ok.sum(axis=1)
+    a = np.where(ok, rows, 0.0)
+    b = np.where(ok, t[None, :], 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a = np.where(ok, a - a.sum(axis=1, keepdims=True) / np.maximum(n, 1)[:, None], 0.0)
+        b = np.where(ok, b - b.sum(axis=1, keepdims=True) / np.maximum(n, 1)[:, None], 0.0)
+        c = (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    return np.where((n >= 5) & np.isfinite(c), c, -1.0)
+
+
+def _beat_model(x: np.ndarray, fs: float) -> _Beats | None:
+    """Beat-synchronous model of an ECG stretch: None where fewer than 5 beats are found.
+
+    Beats are detected (:func:`_qrs_peaks`), aligned to their median beat on the QRS to a
+    fraction of a sample, and grouped by morphology (a beat unlike every template so far,
+    e.g. a run of ventricular ectopics, starts another); each beat is then modelled by the
+    template that fits it best, scaled to it. Between beats (a pause longer than the
+    template) the model holds the median of the modelled samples.
+    """
+    n = x.size
+    if fs < ECG_MIN_RATE or n < _MIN_BEATS * _QRS_REFRACTORY_S * fs:  # too slow for a QRS; no room for 5 beats
+        return None
+    x0 = x - x.mean()
+    r = _qrs_peaks(x, fs)
+    if r.size < _MIN_BEATS:
+        return None
+    rr = float(np.median(np.diff(r)))
+    pre = int(round(min(_BEAT_PRE_RR * rr, _BEAT_PRE_S * fs)))
+    length = int(round(min(_BEAT_LEN_RR * rr, _BEAT_LEN_MAX_S * fs)))
+    if length - pre < 2 or pre < 1:
+        return None
+    lags = np.arange(-pre, length - pre, dtype=float)
+
+    def ends(p: np.ndarray) -> np.ndarray:
+        return np.r_[p[1:] - pre, n].astype(float)
+
+    def lag_slice(before_s: float, after_s: float) -> slice:
+        return slice(max(0, pre - int(before_s * fs)), min(length, pre + int(after_s * fs)))
+
+    pos = r.astype(float)
+    t0 = _nanmedian(_windows(x0, pos, lags, ends(pos)))
+    # align on the QRS: cross-correlation over ±40 ms, refined by a parabola through its peak
+    q = lag_slice(*_ALIGN_QRS_S)
+    qt = t0[q] - np.nanmean(t0[q])
+    if not np.all(np.isfinite(qt)):
+        return None
+    m = int(_ALIGN_S * fs)
+    shifts = np.arange(-m, m + 1)
+    starts = r[:, None] + shifts[None, :] - pre + q.start
+    valid = (starts >= 0) & (starts + qt.size <= n)
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    win = sliding_window_view(x0, qt.size)
+    seg = win[np.clip(starts, 0, win.shape[0] - 1)]
+    cs = np.where(valid, ((seg - seg.mean(axis=2, keepdims=True)) * qt).sum(axis=2), -np.inf)
+    j = np.argmax(cs, axis=1)
+    inner = (j > 0) & (j < 2 * m)
+    jj = np.clip(j, 1, max(1, 2 * m - 1))
+    c0, c1, c2 = (cs[np.arange(r.size), jj + d] for d in (-1, 0, 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        den = c0 - 2 * c1 + c2
+        step = np.where(inner & np.isfinite(den) & (den < 0), 0.5 * (c0 - c2) / den, 0.0)
+    frac = np.clip(np.nan_to_num(step), -0.5, 0.5)
+    pos = np.sort(r + shifts[j] + frac)
+    pos = pos[np.r_[True, np.diff(pos) > _QRS_REFRACTORY_S * fs * 0.8]]
+    e = ends(pos)
+    rows = _windows(x0, pos, lags, e)
+    # morphology classes
+    cq = lag_slice(*_CLASS_QRS_S)
+    templates = [_nanmedian(rows)]
+    best_corr = _corr_rows(rows[:, cq], templates[0][cq])
+    while len(templates) < _MAX_TEMPLATES:
+        unlike = best_corr < _CLASS_CORR
+        if unlike.sum() < max(_MIN_BEATS, _MIN_CLASS_SHARE * pos.size):
+            break
+        t = _nanmedian(rows[unlike])
+        if not np.isfinite(t[cq]).all():
+            break
+        templates.append(t)
+        best_corr = np.maximum(best_corr, _corr_rows(rows[:, cq], t[cq]))
+    # each beat: the best-fitting template, scaled to it; back onto the sample grid
+    model = np.full(n, np.nan)
+    for i, p in enumerate(pos):
+        row = rows[i]
+        fit, err = None, np.inf
+        for t in templates:
+            ok = np.isfinite(row) & np.isfinite(t)
+            if ok.sum() < 5:
+                continue
+            mu = t[ok].mean()
+            tc, xc = t[ok] - mu, row[ok] - row[ok].mean()
+            a = float(np.clip(np.dot(xc, tc) / max(np.dot(tc, tc), 1e-300), *_SCALE_RANGE))
+            f = a * (t - mu) + mu
+            ef = float(np.mean((row[ok] - f[ok]) ** 2))
+            if ef < err:
+                fit, err = f, ef
+        if fit is None:
+            continue
+        lo = max(int(np.ceil(p - pre)), 0)
+        hi = min(int(np.floor(p - pre + length - 1)), int(np.ceil(e[i])) - 1, n - 1)
+        if hi < lo:
+            continue
+        ti = np.arange(lo, hi + 1)
+        ti = ti[ti < e[i]]
+        ok = np.isfinite(fit)
+        vals = np.interp(ti - p, lags[ok], fit[ok], left=np.nan, right=np.nan)
+        model[ti] = np.where(np.isfinite(vals), vals, model[ti])
+    covered = np.isfinite(model)
+    if not covered.any():
+        return None
+    model[~covered] = np.median(model[covered])
+    return _Beats(positions=pos, model=model, n_templates=len(templates),
+                  qrs_corr=_corr_rows(rows[:, cq], templates[0][cq]), rr_s=rr / fs)
+
+
+def _ecg_noise(x: np.ndarray, fs: float) -> tuple[float, float, int] | None:
+    """``(σ, SNR dB, beats)`` of one ECG stretch from its beat model, or None (too few beats).
+
+    Signal power is the variance of the beat model, noise power the variance of the
+    residual ``x − model``: everything that does not repeat from beat to beat (white noise,
+    muscle artefact, electrode motion, baseline wander) counts as noise."""
+    beats = _beat_model(x, fs)
+    if beats is None:
+        return None
+    res = (x - x.mean()) - beats.model
+    p_noise, p_signal = float(np.var(res)), float(np.var(beats.model))
+    with np.errstate(divide="ignore"):
+        snr = 10.0 * np.log10(p_signal / p_noise) if p_noise > 0 else math.inf
+    return math.sqrt(p_noise), float(snr), int(beats.positions.size)
+
+
+def looks_like_ecg(x: ArrayLike, *, sampling_rate: float) -> bool:
+    """Whether a channel's content looks like an ECG: regular QRS-like beats.
+
+    True when at least 5 beats are found (:func:`_qrs_peaks`) at a median rate of
+    30–220 bpm and the median correlation of their QRS complexes with the median beat is
+    0.95 or more. Checked on up to three 60-s stretches (start, middle, end of the longest
+    gap-free stretch); one is enough. A channel sampled under 100 Hz never looks like ECG.
+
+    Parameters
+    ----------
+    x : array_like of float, shape (n_samples,)
+    sampling_rate : float
+        In Hz.
+    """
+    fs = positive_rate(sampling_rate)
+    if fs < ECG_MIN_RATE:
+        return False
+    arr = _longest_finite(np.asarray(x, dtype=np.float64))
+    seg = int(_STRETCH_S * fs)
+    starts = [0] if arr.size <= seg else sorted({0, (arr.size - seg) // 2, arr.size - seg})
+    for s in starts:
+        part = arr[s : s + seg]
+        if part.size < 5 * fs or np.ptp(part) == 0:
+            continue
+        beats = _beat_model(part, fs)
+        if beats is None:
+            continue
+        rate = 60.0 / beats.rr_s
+        if _ECG_RATE_BPM[0] <= rate <= _ECG_RATE_BPM[1] and float(np.median(beats.qrs_corr)) >= _ECG_LIKE_CORR:
+            return True
+    return False
+
+
+def _longest_finite(x: np.ndarray) -> np.ndarray:
+    """The longest run of finite samples of a 1-D array (the array itself when it has no gap)."""
+    ok = np.isfinite(x)
+    if ok.all():
+        return x
+    if not ok.any():
+        return x[:0]
+    edges = np.flatnonzero(np.diff(np.r_[0, ok.view(np.int8), 0]))
+    starts, stops = edges[::2], edges[1::2]
+    k = int(np.argmax(stops - starts))
+    return x[starts[k] : stops[k]]
+
+
+# --------------------------------------------------------------------------- one estimate per file
+
+#: A long record is estimated on this many stretches of ``_STRETCH_S`` seconds spread evenly
+#: over it (the median of their figures): a 24-h Holter costs ten minutes' worth.
+_STRETCHES, _STRETCH_S = 10, 60.0
+
+
+@dataclass(frozen=True)
+class NoiseEstimate:
+    """The estimated noise of one channel of a record, or of one image (:func:`estimate_noise`).
+
+    Attributes
+    ----------
+    name : str
+        The channel's name, or ``"image"``.
+    sigma : float or None
+        Standard deviation of the noise in ``unit`` (images: intensity units); None where
+        it is undefined (no valid sample, an image too small to measure).
+    snr_db : float or None
+        Signal-to-noise ratio in dB (signals only); ``inf`` where no noise is found, None
+        where it is undefined (images, a constant channel, too few samples).
+    how : str
+        One line saying how the figures were obtained.
+    unit : str
+        The channel's unit (``""`` for images).
+    method : str
+        ``"ecg-beats"``, ``"wavelet"``, ``"rician-background"``, ``"rician-wavelet"``,
+        ``"gaussian-wavelet"``, or ``"none"`` where nothing could be measured.
+    """
+
+    name: str
+    sigma: float | None
+    snr_db: float | None
+    how: str
+    unit: str = ""
+    method: str = "none"
+    #: What ``like=`` needs to measure another version of the same data in the same places.
+    _where: Any = field(default=None, repr=False, compare=False)
+
+
+def estimate_noise(
+    obj: Any, *, channels: Sequence[int] | None = None, like: Sequence[NoiseEstimate] | None = None
+) -> list[NoiseEstimate]:
+    """Estimate the noise of a record (per channel) or an image: the one estimate biodae prints.
+
+    ``biodae info``, ``biodae denoise`` ("noise sigma (est.) A -> B") and the batch report
+    ("SNR in", "SNR out") all print what this function returns.
+
+    **ECG channels** (by name, unit and content, :func:`biodae.channel_modality`) at
+    100 Hz or more: beats are detected (band-pass 5–25 Hz, squared slope integrated over
+    100 ms, Pan & Tompkins), aligned to a fraction of a sample and averaged into median
+    beat templates (one per beat morphology seen at least 5 times and in 5% of the beats);
+    each beat is modelled by its template, scaled to it. Signal power is the power of this
+    beat model, noise the power of the residual: everything that does not repeat from beat
+    to beat, white or not (muscle artefact, electrode motion, baseline wander). Beat-to-beat
+    changes of the ECG itself (rare ectopic beats, T-wave alternans) count as noise, so a
+    clean record reads 10–20 dB rather than infinite. Where fewer than 5 beats are found, and
+    for **other channels** (EEG...), the white-noise level of the finest wavelet details
+    (:func:`estimate_sigma`, :func:`estimate_snr_db`), which sees only broadband noise.
+
+    A record with gaps is estimated on its longest gap-free stretch; one longer than ten
+    minutes on ten 1-minute stretches spread evenly over it (the median of their figures).
+
+    **Images**: MRI (NIfTI, MR DICOM), its first volume: the Rician σ of the air around the
+    object (:func:`estimate_sigma_rician`), or where there is no usable air the finest
+    wavelet details skipping zero-filled voxels (with negative values, not a magnitude
+    image: as other images). Other images (CT, X-ray, PNG, TIFF): the Gaussian σ of the
+    finest wavelet details outside flat regions (:func:`estimate_sigma_image`), of the
+    middle frame of a stack. NaN and infinite voxels are left out.
+
+    Parameters
+    ----------
+    obj : Signal or Image
+        What :func:`biodae.io.read` returned.
+    channels : sequence of int, optional
+        Signals: the channels to estimate (default: all).
+    like : list of NoiseEstimate, optional
+        The estimates of another version of ``obj`` (the input of a denoiser or a filter,
+        of the same shape): measure ``obj`` by the same method and, for images, in the
+        same voxels, so that before and after compare. An image whose air was measured is
+        then given σ_before × (spread of its air / spread of the input's air): a denoised
+        image's air is no longer Rayleigh distributed, and its mean does not fall with the
+        noise.
+
+    Returns
+    -------
+    list of NoiseEstimate
+        One per channel asked for (signals), or one (images).
+
+    References
+    ----------
+    .. [1] J. Pan, W. J. Tompkins, "A real-time QRS detection algorithm", IEEE Trans.
+       Biomed. Eng. 32(3):230-236, 1985.
+    .. [2] G. D. Clifford, F. Azuaje, P. E. McSharry (eds.), *Advanced Methods and Tools for
+       ECG Data Analysis*, Artech House, 2006, ch. 3 and 6 (beat-synchronous averaging,
+       ECG signal quality).
+    .. [3] D. L. Donoho, I. M. Johnstone, Biometrika 81(3):425-455, 1994.
+    .. [4] H. Gudbjartsson, S. Patz, Magn. Reson. Med. 34(6):910-914, 1995.
+    """
+    from ..io._containers import Image, Signal
+
+    if isinstance(obj, Signal):
+        picked = list(range(obj.n_channels)) if channels is None else [int(c) for c in channels]
+        if like is not None and len(like) != len(picked):
+            raise InputError(f"like= holds {len(like)} estimates for {len(picked)} channels")
+        if like is None:
+            from .._modality import signal_modalities
+
+            mods = signal_modalities(obj)
+            methods = ["ecg-beats" if mods[c] == "ecg" else "wavelet" for c in picked]
+        else:
+            methods = [e.method for e in like]
+        return [_signal_noise(obj.data[:, c], obj.sampling_rate, obj.channel_names[c], obj.units[c], m)
+                for c, m in zip(picked, methods)]
+    if isinstance(obj, Image):
+        if like is not None and len(like) != 1:
+            raise InputError(f"like= holds {len(like)} estimates; an image has one")
+        return [_image_noise(obj, None if like is None else like[0])]
+    raise InputError(f"cannot estimate the noise of a {type(obj).__name__}", "pass what biodae.io.read returned")
+
+
+def _signal_noise(x: np.ndarray, fs: float, name: str, unit: str, method: str) -> NoiseEstimate:
+    """One channel: the beat-template or wavelet estimate on the stretches of :func:`estimate_noise`."""
+    x = np.asarray(x, dtype=np.float64)
+    run = _longest_finite(x)
+    where = ""
+    if run.size < x.size:
+        where = f"; on the longest gap-free stretch ({run.size / fs:.3g} s)"
+    if run.size < 2:
+        what = "no valid sample" if run.size == 0 else "a single valid sample"
+        return NoiseEstimate(name, None, None, f"{what}: nothing to estimate", unit, "none")
+    seg = int(round(_STRETCH_S * fs))
+    if run.size <= _STRETCHES * seg:
+        pieces = [run]
+    else:
+        pieces = [run[s : s + seg] for s in np.linspace(0, run.size - seg, _STRETCHES).astype(int)]
+        where += f"; median of {_STRETCHES} {_STRETCH_S:g}-s stretches"
+    if method == "ecg-beats" and fs >= ECG_MIN_RATE:
+        found = [r for r in (_ecg_noise(p, fs) for p in pieces) if r is not None]
+        if found:
+            sigma = float(np.median([r[0] for r in found]))
+            snr = float(np.median([r[1] for r in found]))
+            beats = sum(r[2] for r in found)
+            return NoiseEstimate(name, sigma, snr, f"ECG beat template ({beats} beats): noise is what does not "
+                                 f"repeat from beat to beat{where}", unit, "ecg-beats")
+        where += "; no regular beats found"
+    elif method == "ecg-beats":
+        where += f"; {fs:g} Hz is too slow for the beat template"
+    sig = [float(estimate_sigma(p)) for p in pieces]
+    snrs = []
+    for p in pieces:
+        try:
+            snrs.append(float(estimate_snr_db(p, sampling_rate=fs)))
+        except InputError:  # too short for the drift high-pass
+            pass
+    snrs = [v for v in snrs if not math.isnan(v)]  # NaN: a constant stretch
+    return NoiseEstimate(name, float(np.median(sig)), float(np.median(snrs)) if snrs else None,
+                         f"finest wavelet details (broadband noise only){where}", unit, "wavelet")
+
+
+def _image_noise(image: Any, like: NoiseEstimate | None) -> NoiseEstimate:
+    """The image rule of :func:`estimate_noise`."""
+    data = np.asarray(image.data)
+    mri = image.modality == "mri"
+    if mri:  # the first volume of a series
+        arr = data[..., 0] if data.ndim == 4 else data
+        part = ", first volume" if data.ndim == 4 else ""
+    else:  # the middle frame of a stack
+        arr = data[data.shape[0] // 2] if data.ndim >= 3 else data
+        part = ", middle frame" if data.ndim >= 3 else ""
+    arr = np.asarray(arr, dtype=np.float64)
+    finite = np.isfinite(arr)
+    if not finite.any():
+        return NoiseEstimate("image", None, None, "no finite voxel: nothing to estimate", "", "none")
+    if all(n < 2 for n in arr.shape):
+        return NoiseEstimate("image", None, None, f"an image of {' x '.join(map(str, arr.shape))} "
+                             "is too small to estimate noise from", "", "none")
+    method, sigma = (like.method, None) if like is not None else (None, None)
+    if method is None:
+        if mri and float(np.min(arr[finite])) >= 0:
+            sigma = _background_sigma(arr[finite].ravel())
+            method = "rician-background" if sigma is not None else "rician-wavelet"
+        else:
+            method = "gaussian-wavelet"
+    if method == "rician-background":
+        if like is None:
+            air = finite & (arr > 0) & (arr < _TRUNC * sigma)
+            spread = float(np.std(arr[air]))
+            return NoiseEstimate("image", sigma, None, f"Rician, from the air around the object{part}", "",
+                                 method, (air, spread))
+        air, spread = like._where
+        ratio = float(np.std(arr[air])) / spread if spread > 0 else math.nan
+        return NoiseEstimate("image", like.sigma * ratio, None, f"Rician, from the air around the object{part}, "
+                             "scaled by the spread of the input's air voxels", "", method, like._where)
+    if method in ("rician-wavelet", "gaussian-wavelet"):
+        skip = "zero" if method == "rician-wavelet" else "flat"
+        detail, keep = _haar_blocks(arr, skip=skip)
+        if like is not None:
+            keep = like._where
+        values = detail[keep]
+        sigma = float(np.median(values) / _MAD_TO_SIGMA) if values.size else 0.0
+        how = ("Rician, no usable air: finest wavelet details, zero-filled voxels skipped" if skip == "zero"
+               else "Gaussian, wavelet MAD outside flat regions")
+        return NoiseEstimate("image", sigma, None, how + part, "", method, keep)
+    return NoiseEstimate("image", None, None, "nothing to estimate", "", "none")
