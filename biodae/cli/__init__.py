@@ -13,11 +13,12 @@ from collections.abc import Sequence
 
 from .._errors import BiodaeError
 from .._version import __version__
-from . import _denoise, _export, _filter, _info, _train
+from . import _denoise, _export, _filter, _info, _models, _train
+from ._flags import for_the_command_line
 
 __all__ = ["main", "build_parser"]
 
-_COMMANDS = (_info, _filter, _denoise, _train, _export)
+_COMMANDS = (_info, _filter, _denoise, _models, _train, _export)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="how much to log on stderr (default: warning)",
     )
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                help="'biodae COMMAND --help' says what each takes")
     for mod in _COMMANDS:
         mod.add_parser(sub)
     return parser
@@ -53,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except BiodaeError as exc:
-        print(f"biodae: error: {exc}", file=sys.stderr)
+        print(f"biodae: error: {for_the_command_line(exc)}", file=sys.stderr)
         if args.debug:
             raise
         return 2

@@ -1,0 +1,99 @@
+"""Command-line words for command-line users: option types that name the flag, and library
+errors told in flags (``--window``) instead of Python parameters (``window_s=``)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+from collections.abc import Collection, Mapping
+
+from .._errors import BiodaeError
+
+__all__ = ["positive_float", "fraction", "positive_int", "odd_int", "threads", "in_flags", "for_the_command_line"]
+
+
+def _number(text: str, kind: type) -> float | int:
+    try:
+        v = kind(text)
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if kind is float and not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return v
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number above 0 (frequencies in Hz, durations in s)."""
+    v = float(_number(text, float))
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return v
+
+
+def fraction(text: str) -> float:
+    """argparse type: a number in (0, 1] (a fraction of the Nyquist frequency)."""
+    v = float(_number(text, float))
+    if not 0 < v <= 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction of the Nyquist frequency in (0, 1], got {text}")
+    return v
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer of 1 or more."""
+    v = int(_number(text, int))
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text}")
+    return v
+
+
+def odd_int(text: str) -> int:
+    """argparse type: an odd integer of 1 or more (a window size in pixels)."""
+    v = int(_number(text, int))
+    if v < 1 or v % 2 == 0:
+        raise argparse.ArgumentTypeError(f"must be an odd number of pixels (3, 5, 7...), got {text}")
+    return v
+
+
+def threads(text: str) -> int:
+    """argparse type: 0 (automatic) or more threads."""
+    v = int(_number(text, int))
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be 1 or more (0 or leave it out: automatic), got {text}")
+    return v
+
+
+def in_flags(exc: BiodaeError, flags: Mapping[str, str], *, negated: Mapping[str, str] | None = None,
+             assigned_only: Collection[str] = ()) -> BiodaeError:
+    """``exc`` with the Python parameter names of ``flags`` replaced by their command-line flags.
+
+    ``flags`` maps a parameter to its flag (``{"window_s": "--window"}``) or to words
+    (``{"sampling_rate": "the sampling rate"}``): ``name=value`` becomes ``--flag value``
+    (``name=True`` the flag alone, ``name=False`` its ``negated`` form), and a bare ``name``
+    becomes ``--flag``, but for the names in ``assigned_only`` (common words such as
+    ``mode``), replaced in their ``name=`` form only. Returns a new error of the same class.
+    """
+    negated = negated or {}
+
+    def words(text: str | None) -> str | None:
+        if not text:
+            return text
+        for name in sorted(flags, key=len, reverse=True):
+            flag = flags[name]
+            pre = r"(?<![\w.\-'])"
+            text = re.sub(pre + re.escape(name) + r"=True\b", flag, text)
+            if name in negated:
+                text = re.sub(pre + re.escape(name) + r"=False\b", negated[name], text)
+            text = re.sub(pre + re.escape(name) + r"=", flag + " ", text)
+            if name not in assigned_only:
+                text = re.sub(pre + re.escape(name) + r"(?![\w\-=])", flag, text)
+        return text
+
+    return type(exc)(words(exc.message), words(exc.hint))
+
+
+def for_the_command_line(exc: BiodaeError) -> str:
+    """The one line the command prints for ``exc``: the library's advice "pass --force
+    (force=True)" speaks to both audiences; on the command line the flag is enough."""
+    return str(exc).replace(" (force=True)", "")
