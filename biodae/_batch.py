@@ -73,6 +73,8 @@ __all__ = [
     "Filter",
     "expand_inputs",
     "plan",
+    "guard_inputs",
+    "read_report",
     "clean_file",
     "run",
     "denoise_files",
@@ -141,7 +143,7 @@ class Denoise:
         if self.save_noise and obj.format != "nifti":
             raise InputError(f"--save-noise writes a NIfTI noise map; this input is {obj.format.upper()}",
                              "use --save-noise with NIfTI inputs")
-        mask = None if self.mask is None else _read_mask(self.mask)
+        mask = None if self.mask is None else _mask_for(self.mask, obj)
         out, rep = denoise_image(obj, self.model, axis=self.axis, mask=mask, device=self.device,
                                  threads=self.threads, progress=None)
         detail = rep["model"] + (f", axis {rep['axis']}" if rep["axis"] is not None else "")
@@ -158,13 +160,35 @@ class Denoise:
 
 
 @functools.lru_cache(maxsize=1)
-def _read_mask(path: str) -> np.ndarray:
-    """The ``--mask`` file as booleans, read once per worker process (a batch of scans shares it)."""
+def _read_mask(path: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """The ``--mask`` file as booleans and its affine, read once per worker process (a batch of scans shares it)."""
     m = io.read(path)
     if not isinstance(m, io.Image):
         raise InputError(f"--mask {path}: not an image", "pass a NIfTI mask on the scan's voxel grid")
     mask = np.asarray(m.data) != 0
     mask.flags.writeable = False  # shared between the files of a batch
+    affine = m.meta.get("affine")
+    return mask, None if affine is None else np.asarray(affine, dtype=np.float64)
+
+
+#: largest difference (mm) between the mask's and the scan's voxel-to-world affines taken as the same grid
+MASK_GRID_TOLERANCE_MM = 1e-3
+
+
+def _mask_for(path: str, image: io.Image) -> np.ndarray:
+    """The mask at ``path`` after checking that it lies on ``image``'s voxel grid (same affine)."""
+    mask, affine = _read_mask(path)
+    scan = image.meta.get("affine")
+    if affine is not None and scan is not None and mask.shape[:3] == image.data.shape[:3]:
+        # the world position of every voxel corner differs by at most this much
+        corners = np.array([[i, j, k, 1.0] for i in (0, mask.shape[0] - 1) for j in (0, mask.shape[1] - 1)
+                            for k in (0, (mask.shape[2] if mask.ndim > 2 else 1) - 1)])
+        shift = float(np.abs(corners @ (np.asarray(scan, dtype=np.float64) - affine).T)[:, :3].max())
+        if shift > MASK_GRID_TOLERANCE_MM:
+            raise InputError(f"--mask {Path(path).name} is on another voxel grid than {image.source.name if image.source else 'the scan'} "
+                             f"(same shape, but its voxels lie up to {shift:.3g} mm away from the scan's)",
+                             "resample the mask onto the scan's grid (e.g. nilearn.image.resample_to_img "
+                             "with interpolation='nearest')")
     return mask
 
 
@@ -248,8 +272,23 @@ def _without_segments(paths: list[Path]) -> list[Path]:
     return [p for p in paths if p not in segments]
 
 
-def _from_folder(folder: Path, skip_tags: Sequence[str], root: Path) -> list[Source]:
-    found = [p for p in io.find_inputs(folder) if not _skip_name(p, skip_tags)]
+def _excluded(p: Path, exclude: Sequence[Path]) -> bool:
+    """Whether ``p`` lies in one of the folders ``exclude`` (resolved), e.g. the run's output folder."""
+    parents = p.resolve().parents
+    return any(d in parents for d in exclude)
+
+
+def _strictly_below(out_dir: str | os.PathLike | None, root: Path) -> list[Path]:
+    """``[out_dir]`` (resolved) when the output folder lies inside the searched folder ``root``: the files there
+    are earlier outputs, not inputs. An output folder that is ``root`` itself is left to :func:`plan` to refuse."""
+    if out_dir is None:
+        return []
+    d = Path(out_dir).resolve()
+    return [d] if root.resolve() in d.parents else []
+
+
+def _from_folder(folder: Path, skip_tags: Sequence[str], root: Path, exclude: Sequence[Path] = ()) -> list[Source]:
+    found = [p for p in io.find_inputs(folder) if not _skip_name(p, skip_tags) and not _excluded(p, exclude)]
     return [Source(p, root) for p in _without_segments(found)]
 
 
@@ -263,7 +302,7 @@ def _glob_base(pattern: str) -> Path:
     return Path(*base) if base else Path(".")
 
 
-def _from_glob(pattern: str, skip_tags: Sequence[str]) -> list[Source]:
+def _from_glob(pattern: str, skip_tags: Sequence[str], exclude: Sequence[Path] = ()) -> list[Source]:
     root = _glob_base(pattern)
     files: list[Path] = []
     for m in sorted(glob.glob(pattern, recursive=True)):
@@ -276,7 +315,7 @@ def _from_glob(pattern: str, skip_tags: Sequence[str]) -> list[Source]:
         elif suf != ".hea" and not any(p.name.lower().endswith(s) for f, sufs in io.FORMATS.items()
                                        if f != "wfdb" for s in sufs):
             continue
-        if _skip_name(p, skip_tags) or p in files:
+        if _skip_name(p, skip_tags) or p in files or _excluded(p, exclude):
             continue
         files.append(p)
     if not files:
@@ -285,7 +324,7 @@ def _from_glob(pattern: str, skip_tags: Sequence[str]) -> list[Source]:
     return [Source(p, root) for p in _without_segments(files)]
 
 
-def _from_records_file(records: Path, skip_tags: Sequence[str]) -> list[Source]:
+def _from_records_file(records: Path, skip_tags: Sequence[str], exclude: Sequence[Path] = ()) -> list[Source]:
     root = records.parent
     out: list[Source] = []
     for n, line in enumerate(records.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
@@ -294,7 +333,7 @@ def _from_records_file(records: Path, skip_tags: Sequence[str]) -> list[Source]:
             continue
         p = root / entry
         if p.is_dir():
-            out += _from_folder(p, skip_tags, root)
+            out += _from_folder(p, skip_tags, root, exclude)
             continue
         try:
             io.detect_format(p)
@@ -305,7 +344,12 @@ def _from_records_file(records: Path, skip_tags: Sequence[str]) -> list[Source]:
     return out
 
 
-def expand_inputs(inputs: Sequence[str | os.PathLike], *, skip_tags: Sequence[str] = ()) -> list[Source]:
+def expand_inputs(
+    inputs: Sequence[str | os.PathLike],
+    *,
+    skip_tags: Sequence[str] = (),
+    out_dir: str | os.PathLike | None = None,
+) -> list[Source]:
     """The files named by ``inputs``, in order, each once.
 
     Parameters
@@ -316,6 +360,9 @@ def expand_inputs(inputs: Sequence[str | os.PathLike], *, skip_tags: Sequence[st
     skip_tags : sequence of str
         More file-name endings (before the extension) that mark biodae outputs, besides
         ``_denoised`` and ``_filtered``; files in folders and globs ending so are not inputs.
+    out_dir : str or path, optional
+        The run's output folder: when it lies inside a folder or glob being searched, the
+        files under it are earlier outputs, not inputs (a file named on its own still is).
 
     Raises
     ------
@@ -329,15 +376,15 @@ def expand_inputs(inputs: Sequence[str | os.PathLike], *, skip_tags: Sequence[st
         text = os.fspath(item)
         p = Path(text)
         if p.is_dir():
-            found = _from_folder(p, skip, p)
+            found = _from_folder(p, skip, p, _strictly_below(out_dir, p))
             if not found:
                 raise InputError(f"{p}: no supported files found",
                                  "biodae reads WFDB, EDF/BDF, NIfTI, DICOM, PNG, TIFF")
             out += found
         elif _is_records_file(p):
-            out += _from_records_file(p, skip)
+            out += _from_records_file(p, skip, _strictly_below(out_dir, p.parent))
         elif not p.exists() and not Path(f"{p}.hea").exists() and glob.has_magic(text):
-            out += _from_glob(text, skip)
+            out += _from_glob(text, skip, _strictly_below(out_dir, _glob_base(text)))
         else:
             io.detect_format(p)  # a clear error when missing or unsupported
             out.append(Source(Path(f"{p}.hea") if Path(f"{p}.hea").is_file() else p, None))
@@ -400,6 +447,9 @@ def plan(
     visible output (a WFDB ``.hea``, or the file) or one of its declared extras
     (``extra_suffixes``) exists: such outputs are never overwritten without ``force``.
     """
+    if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise InputError(f"the output folder {out_dir} is a file, not a folder",
+                         "choose a folder (it is created when missing)")
     tasks: list[Task] = []
     owner: dict[Path, str] = {}
     for s in sources:
@@ -424,7 +474,56 @@ def plan(
         existing = [p for p in planned if p.exists()]
         skip = f"output exists: {existing[0]} (use --force)" if existing and not force else None
         tasks.append(Task(name, s.path.absolute(), out, fmt, planned, skip=skip))
+    guard_inputs([t.source for t in tasks if t.format], [
+        (p, t.format, f"the output of {t.name}") for t in tasks if t.format for p in t.planned],
+        advice="choose an output folder that holds none of the inputs" if out_dir is not None
+        else "rename that input, or write the outputs into another folder")
     return tasks
+
+
+def input_files(path: Path) -> set[Path]:
+    """The files (resolved) that make up the input ``path``: the file itself, or for a WFDB record
+    its header, every ``<record>.*`` file beside it (signal and annotation files) and the signal
+    files its header names."""
+    path = Path(path)
+    if path.suffix.lower() != ".hea":
+        return {path.resolve()}
+    record = path.with_suffix("")
+    files = {path.resolve()} | {p.resolve() for p in path.parent.glob(glob.escape(record.name) + ".*")}
+    with contextlib.suppress(OSError):
+        lines = [ln.split() for ln in path.read_text(encoding="latin-1").splitlines()
+                 if ln.strip() and not ln.lstrip().startswith("#")]
+        for ln in lines[1:]:
+            if ln and ln[0] != "~" and "/" not in ln[0]:
+                files.add((path.parent / ln[0]).resolve())
+    return files
+
+
+def _lands_on(output: Path, fmt: str, claimed: set[Path]) -> Path | None:
+    """The input file in ``claimed`` that writing ``output`` (a file, or a WFDB record's ``.hea``) would replace."""
+    out = output.resolve()
+    if out in claimed:
+        return out
+    if fmt == "wfdb":  # the record's signal and annotation files are written beside its .hea
+        prefix = (out.name[: -len(".hea")] if out.name.endswith(".hea") else out.name) + "."
+        return next((q for q in sorted(claimed) if q.parent == out.parent and q.name.startswith(prefix)), None)
+    return None
+
+
+def guard_inputs(inputs: Sequence[Path], outputs: Sequence[tuple[Path, str, str]], *, advice: str) -> None:
+    """Refuse a run in which an output would land on one of its inputs, whatever ``force`` says.
+
+    ``outputs`` are ``(path, format, what)`` triples (``what`` names the output in the message:
+    "the output of 101", "the report"...). Raises :class:`InputError` naming the first clash.
+    """
+    claimed: set[Path] = set()
+    for p in inputs:
+        claimed |= input_files(p)
+    for path, fmt, what in outputs:
+        hit = _lands_on(Path(path), fmt, claimed)
+        if hit is not None:
+            raise InputError(f"{what} would be written onto the input {hit}: biodae never overwrites an input "
+                             "of the same run", advice)
 
 
 # ----------------------------------------------------------------------------- the per-file step
@@ -453,6 +552,9 @@ class FileResult:
     duration_s: float | None = None
     seconds: float = 0.0
     worker: str = ""
+    #: for a file skipped because an earlier run wrote its output: that run's entry from the report it
+    #: left (see :meth:`BatchReport.keep_earlier`), so a rerun's report loses none of the first run's figures
+    earlier: dict[str, Any] | None = None
 
     @property
     def snr_in_mean(self) -> float | None:
@@ -493,48 +595,26 @@ def _collect_warnings() -> Iterator[list[str]]:
 SNR_STRETCHES, SNR_STRETCH_S = 10, 60.0
 
 
-def _snr_estimate(data: np.ndarray, fs: float) -> np.ndarray:
-    """Per-channel SNR estimate for the report; for records longer than ten minutes the
-    median over ten 1-minute stretches spread evenly over the record (the whole of a 24-h
-    Holter took 7 s, a tenth of its denoising time)."""
-    from .noise import estimate_snr_db
-
-    n, seg = data.shape[0], int(round(SNR_STRETCH_S * fs))
-    if n <= SNR_STRETCHES * seg:
-        return np.atleast_1d(estimate_snr_db(data, sampling_rate=fs))
-    starts = np.linspace(0, n - seg, SNR_STRETCHES).astype(int)
-    values = np.stack([np.atleast_1d(estimate_snr_db(data[s : s + seg], sampling_rate=fs)) for s in starts])
-    with warnings.catch_warnings():  # a channel constant in every stretch stays NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmedian(values, axis=0)
-
-
 def _snr(obj: io.Signal | io.Image, new: io.Signal | io.Image) -> tuple[list[str], list, list]:
+    """Names and estimated SNRs (dB) before and after of the channels a step changed.
+
+    :func:`biodae.noise.estimate_noise`, the figures ``biodae info`` prints (long records on
+    ten 1-minute stretches, records with gaps on their longest gap-free stretch); the output
+    is measured by the method chosen on the input (``like=``)."""
+    from .noise import estimate_noise
+
     if not isinstance(obj, io.Signal) or not isinstance(new, io.Signal) or obj.data.shape != new.data.shape:
         return [], [], []
     changed = [c for c in range(obj.n_channels)
                if not np.array_equal(obj.data[:, c], new.data[:, c], equal_nan=True)]
     if not changed:
         return [], [], []
-    if np.isfinite(obj.data[:, changed]).all():
-        try:
-            before = _snr_estimate(obj.data[:, changed], obj.sampling_rate)
-            after = _snr_estimate(new.data[:, changed], new.sampling_rate)
-        except BiodaeError:  # too short for the drift high-pass
-            return [obj.channel_names[c] for c in changed], [None] * len(changed), [None] * len(changed)
-    else:  # gaps (NaN): each channel on its longest finite stretch
-        from .runtime import finite_stretches
+    before = estimate_noise(obj, channels=changed)
+    after = estimate_noise(new, channels=changed, like=before)
 
-        before, after = np.full(len(changed), np.nan), np.full(len(changed), np.nan)
-        for k, c in enumerate(changed):
-            runs = finite_stretches(np.isfinite(obj.data[:, c]))
-            a, b = max(runs, key=lambda r: r[1] - r[0], default=(0, 0))
-            with contextlib.suppress(BiodaeError):  # too short for the drift high-pass
-                before[k] = _snr_estimate(obj.data[a:b, c : c + 1], obj.sampling_rate)[0]
-                after[k] = _snr_estimate(new.data[a:b, c : c + 1], new.sampling_rate)[0]
-
-    def clean(v: np.ndarray) -> list[float | None]:
-        return [float(round(x, 3)) if math.isfinite(x) else None for x in v]
+    def clean(estimates: list) -> list[float | None]:
+        return [float(round(e.snr_db, 3)) if e.snr_db is not None and math.isfinite(e.snr_db) else None
+                for e in estimates]
 
     return [obj.channel_names[c] for c in changed], clean(before), clean(after)
 
@@ -654,6 +734,60 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, old)
 
 
+def _from_main(step: Any) -> bool:
+    """Whether unpickling ``step`` in a worker needs the caller's ``__main__`` module."""
+    return "__main__" in (getattr(step, "__module__", None), type(step).__module__)
+
+
+def _main_has_guard(main: Any) -> bool:
+    """Whether the script ``main`` runs as has an ``if __name__ == "__main__":`` block (True when unknown)."""
+    import ast
+
+    path = getattr(main, "__file__", None)
+    if not path or not str(path).endswith(".py"):
+        return True
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return True
+    return any(isinstance(n, ast.If) and "__name__" in ast.dump(n.test) and "'__main__'" in ast.dump(n.test)
+               for n in tree.body)
+
+
+@contextlib.contextmanager
+def _main_not_rerun(step: Any) -> Iterator[None]:
+    """Worker processes started meanwhile do not re-run the caller's script.
+
+    multiprocessing's ``spawn`` imports the parent's ``__main__`` again in each new worker, to find what was
+    defined there. A script without an ``if __name__ == "__main__":`` guard then starts the whole batch again
+    in every worker, which multiprocessing refuses, and every file failed with "its worker died". biodae's
+    own steps and :func:`clean_file` need nothing from ``__main__``, so while the workers start it is shown
+    to them as an interactive session (no file, no module spec) and they skip it. A step defined in the
+    script itself does need it: that works only under the guard, and without one it is refused here, before
+    any work, with the fix.
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    if _from_main(step):
+        if not _main_has_guard(main):
+            raise RuntimeError(
+                f"the step {step!r} is defined in the script {main.__file__}, which has no "
+                "'if __name__ == \"__main__\":' block: worker processes import the script again and would start "
+                "the batch again. Put the call under that guard, or use backend='serial'")
+        yield
+        return
+    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
+    main.__dict__.pop("__file__", None)
+    main.__dict__["__spec__"] = None
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__file__", None)
+        main.__dict__.update(saved)
+
+
 def _init_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -682,12 +816,46 @@ def _check_picklable(step: Any, backend: str) -> None:
         ) from exc
 
 
+class _DeferredInterrupt:
+    """While active (main thread only), a first Ctrl-C is noted and the file in progress goes on; a
+    second one raises :class:`KeyboardInterrupt` at once (the atomic writers then leave nothing behind)."""
+
+    def __init__(self) -> None:
+        self.pending = False
+        self._old: Any = None
+
+    def __enter__(self) -> _DeferredInterrupt:
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.pending:
+            raise KeyboardInterrupt
+        self.pending = True
+        _say_interrupted(1)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
 def _serial(work: list[tuple[int, Task]], step: Any, kwargs: dict[str, Any],
             threads: int | None) -> Iterator[tuple[int, FileResult]]:
     if threads:
         step = _with_threads(step, threads)
     for i, t in work:
-        yield i, clean_file(t, step, **kwargs)
+        with _DeferredInterrupt() as ctrl_c:  # Ctrl-C lets this file finish, as the parallel backends do
+            try:
+                res = clean_file(t, step, **kwargs)
+            except KeyboardInterrupt:  # the second Ctrl-C: the file is abandoned, its temporary files removed
+                _remove_partial(t)
+                raise
+        yield i, res
+        if ctrl_c.pending:
+            raise KeyboardInterrupt
 
 
 def _processes(work: list[tuple[int, Task]], step: Any, kwargs: dict[str, Any], jobs: int,
@@ -710,13 +878,14 @@ def _processes(work: list[tuple[int, Task]], step: Any, kwargs: dict[str, Any], 
 
         def submit(task: Task) -> Any:
             try:
-                return pools[-1].submit(clean_file, task, step, **kwargs)
+                with _main_not_rerun(step):  # workers start on demand, inside submit
+                    return pools[-1].submit(clean_file, task, step, **kwargs)
             except BrokenProcessPool:
                 # A worker died (killed for memory, say): the files the pool held fail with "its worker died";
                 # the files not yet handed out go to a new pool.
                 pools[-1].shutdown(wait=False, cancel_futures=True)
                 pools.append(new_pool())
-                with _sigint_ignored():
+                with _sigint_ignored(), _main_not_rerun(step):
                     return pools[-1].submit(clean_file, task, step, **kwargs)
 
         def abort() -> None:
@@ -852,7 +1021,7 @@ def _dask(work: list[tuple[int, Task]], step: Any, kwargs: dict[str, Any], jobs:
             from .runtime import default_threads
 
             stack.enter_context(_worker_environment(threads or default_threads(jobs)))
-            with _sigint_ignored():
+            with _sigint_ignored(), _main_not_rerun(step):
                 cluster = stack.enter_context(distributed.LocalCluster(
                     n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=":0",
                     silence_logs=logging.ERROR))
@@ -889,6 +1058,10 @@ class BatchReport:
     seconds: float = 0.0
     out_dir: str | None = None
     interrupted: bool = False
+    #: entries of an earlier report at the same path for inputs this run did not name (kept, see keep_earlier)
+    earlier_files: list[dict[str, Any]] = field(default_factory=list)
+    #: problems after the files were cleaned (the report could not be written...); they make the exit status 1
+    problems: list[str] = field(default_factory=list)
 
     def _count(self, status: str) -> int:
         return sum(r.status == status for r in self.results)
@@ -907,8 +1080,8 @@ class BatchReport:
 
     @property
     def exit_status(self) -> int:
-        """1 if any file failed (or the run was interrupted), else 0."""
-        return 1 if self.failed or self.interrupted else 0
+        """1 if any file failed (or the run was interrupted, or its report could not be written), else 0."""
+        return 1 if self.failed or self.interrupted or self.problems else 0
 
     @property
     def signal_hours(self) -> float:
@@ -933,10 +1106,14 @@ class BatchReport:
         rows = []
         for r in self.results:
             what = r.detail if r.status == "done" else r.message
+            snr_in, snr_out = r.snr_in_mean, r.snr_out_mean
+            if r.status == "skipped" and r.earlier:  # show what the run that wrote the output measured
+                what = f"done earlier: {r.earlier.get('detail', '')}"
+                snr_in, snr_out = r.earlier.get("snr_in_db_mean"), r.earlier.get("snr_out_db_mean")
             if r.warnings:
                 what = f"[{len(r.warnings)} warning{'s' if len(r.warnings) > 1 else ''}] {what}"
             rows.append([
-                r.name, r.status, _fmt_duration(r.duration_s), _fmt_db(r.snr_in_mean), _fmt_db(r.snr_out_mean),
+                r.name, r.status, _fmt_duration(r.duration_s), _fmt_db(snr_in), _fmt_db(snr_out),
                 f"{r.seconds:.1f} s" if r.status in ("done", "failed") else "", _shorten(what, 70),
             ])
         widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(head)]
@@ -966,16 +1143,69 @@ class BatchReport:
                                             if self.seconds > 0 else None),
             },
             "files": [_result_dict(r) for r in self.results],
+            "earlier_files": self.earlier_files,
         }
 
+    def keep_earlier(self, earlier: dict[str, Any] | None) -> None:
+        """Carry the entries of an ``earlier`` report (:func:`read_report`) over into this one.
+
+        A file this run skipped because its output exists gets the entry of the run that
+        wrote it (``FileResult.earlier``: its detail, SNRs, time); the earlier report's files
+        that this run did not name at all are kept in :attr:`earlier_files`. Writing this
+        report over the earlier one then loses nothing.
+        """
+        if not earlier:
+            return
+        entries: dict[str, dict[str, Any]] = {}
+        for e in list(earlier.get("earlier_files") or []) + list(earlier.get("files") or []):
+            if not isinstance(e, dict) or "input" not in e:
+                continue
+            done = e if e.get("status") == "done" else e.get("earlier")
+            if isinstance(done, dict):
+                entries[str(e["input"])] = {k: v for k, v in done.items() if k != "earlier"}
+            elif str(e["input"]) not in entries:
+                entries[str(e["input"])] = e
+        named = {r.input for r in self.results}
+        for r in self.results:
+            e = entries.get(r.input)
+            if r.status == "skipped" and e is not None and e.get("status") == "done":
+                r.earlier = e
+        self.earlier_files = [e for k, e in entries.items() if k not in named]
+
     def write_json(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`to_dict` as JSON, atomically (the report of the last run replaces the previous one)."""
+        """Write :meth:`to_dict` as JSON, atomically, replacing the file at ``path``.
+
+        To keep an earlier run's figures, :meth:`keep_earlier` them first (the command line
+        does, with :func:`read_report`).
+        """
         from .io._atomic import atomic_path
 
         path = Path(path)
         with atomic_path(path, force=True) as tmp:
             tmp.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
         return path
+
+
+def read_report(path: str | os.PathLike, *, command: str, force: bool = False) -> dict[str, Any] | None:
+    """The earlier report at ``path`` to carry over into this run's (``None``: none to keep).
+
+    An existing file that is not a report of ``command`` is never replaced without
+    ``force`` (:class:`OutputExistsError`); with ``force`` it is replaced, not merged.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        data = None
+    if isinstance(data, dict) and "biodae_version" in data and isinstance(data.get("files"), list) \
+            and data.get("command") == command:
+        return data
+    if force:
+        return None
+    raise OutputExistsError(f"the report file {path} exists and is not a biodae {command} report",
+                            "choose another report file, or pass --force (force=True) to replace it")
 
 
 def _result_dict(r: FileResult) -> dict[str, Any]:
@@ -1143,11 +1373,17 @@ def denoise_files(
         inputs = [inputs]
     if model is not None and Path(model).is_file():
         model = str(Path(model).absolute())  # workers elsewhere resolve it from their own folder
-    tasks = plan(expand_inputs(inputs), out_dir=out_dir, tag="_denoised", force=force)
+    tasks = plan(expand_inputs(inputs, out_dir=out_dir), out_dir=out_dir, tag="_denoised", force=force)
+    earlier = None
+    if report is not None:
+        guard_inputs([t.source for t in tasks if t.format], [(Path(report), "json", f"the report {report}")],
+                     advice="choose another report file")
+        earlier = read_report(report, command="denoise", force=force)
     rep = run(tasks, Denoise(None if model is None else str(model), device, threads), backend=backend, jobs=jobs,
               threads=threads, scheduler=scheduler, force=force, progress=progress, command="denoise",
               out_dir=out_dir)
     if report is not None:
+        rep.keep_earlier(earlier)
         rep.write_json(report)
     return rep
 

@@ -7,7 +7,7 @@ prints them on one line and exits non-zero; library users can catch
 
 from __future__ import annotations
 
-__all__ = ["BiodaeError", "InputError", "OutputExistsError", "DependencyError"]
+__all__ = ["BiodaeError", "InputError", "OutputExistsError", "OutputError", "DependencyError"]
 
 
 class BiodaeError(Exception):
@@ -38,6 +38,10 @@ class InputError(BiodaeError, ValueError):
 
 class OutputExistsError(BiodaeError, FileExistsError):
     """An output already exists and ``force`` was not given."""
+
+
+class OutputError(BiodaeError, OSError):
+    """An output cannot be written: no permission, a read-only or full disk, a file where a folder should be."""
 
 
 class DependencyError(BiodaeError, ImportError):

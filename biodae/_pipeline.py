@@ -15,7 +15,7 @@ import numpy as np
 
 from . import filters
 from ._errors import InputError
-from ._modality import modality_of, signal_modalities
+from ._modality import choose_channels
 from .io._containers import Image, Signal
 
 log = logging.getLogger("biodae")
@@ -60,16 +60,25 @@ class FilterReport(dict):
 
 
 def _apply_image(data: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], fmt: str) -> np.ndarray:
-    """Apply an image function to 2D images, 3D volumes, or each volume of a 4D series."""
+    """Apply an image function to 2D images, 3D volumes, or each volume of a 4D series.
+
+    A NIfTI volume thinner than 3 voxels along an axis (one or two slices) is filtered slice by
+    slice along that axis; a 2D image needs at least 3 x 3 pixels."""
     if data.ndim == 2:
+        if min(data.shape) < 3:
+            raise InputError(f"an image of {data.shape[0]} x {data.shape[1]} pixels is too small to filter",
+                             "a filter needs at least 3 x 3 pixels; copy such an image as it is")
         return fn(data)
     if fmt == "nifti":
+        if data.ndim == 3 and min(data.shape) < 3:  # one or two slices: filter each as a 2D image
+            ax = int(np.argmin(data.shape))
+            return np.stack([_apply_image(np.take(data, k, axis=ax), fn, fmt) for k in range(data.shape[ax])], axis=ax)
         if data.ndim == 3:
             return fn(data)
         if data.ndim == 4:
-            return np.stack([fn(data[..., t]) for t in range(data.shape[3])], axis=3)
+            return np.stack([_apply_image(data[..., t], fn, fmt) for t in range(data.shape[3])], axis=3)
     elif data.ndim == 3:  # multi-frame DICOM / multi-page TIFF: frames are separate images
-        return np.stack([fn(frame) for frame in data], axis=0)
+        return np.stack([_apply_image(frame, fn, fmt) for frame in data], axis=0)
     raise InputError(f"cannot filter an image of shape {data.shape}", "expected 2D, 3D or 4D (NIfTI) data")
 
 
@@ -93,17 +102,18 @@ def filter_record(
     -------
     out : Signal or Image
         A copy with filtered data and the same metadata. For signals, only channels
-        recognised as ECG/EEG (or all, when ``modality`` is given) are filtered;
-        others (PPG, respiration...) are copied unchanged. Image intensities are
+        recognised as ECG/EEG by name, unit and content (:func:`biodae._modality.choose_channels`;
+        all, when ``modality`` is given) are filtered; others (PPG, respiration...) are
+        copied unchanged, with a logged warning saying why. Image intensities are
         clipped to the input's range.
     report : FilterReport
+        ``filtered``: the names of the channels filtered; ``copied``: those copied, each as
+        ``"NAME (not ECG/EEG: why)"``.
     """
     check_finite(obj)
-    mod = modality or modality_of(obj)
     if isinstance(obj, Signal):
-        chan_mods = signal_modalities(obj)
-        if modality is not None:
-            chan_mods = [mod] * obj.n_channels
+        choice = choose_channels(obj, every=modality is not None)
+        mod = modality or choice.modality
         if mod == "signal":
             raise InputError(
                 f"{obj.source.name if obj.source else 'signal'}: no channel looks like ECG or EEG "
@@ -111,20 +121,19 @@ def filter_record(
                 "say which it is with --modality ecg|eeg",
             )
         out = np.array(obj.data, dtype=np.float64, copy=True)
-        done, skipped = [], []
+        done = []
         used: dict[str, Any] = {}
-        for c, cm in enumerate(chan_mods):
-            if cm not in ("ecg", "eeg"):
-                skipped.append(obj.channel_names[c])
-                continue
+        for c, cm in choice.clean:
+            cm = modality or cm
             p = {**filters.defaults(cm, method), **(params or {})}
             out[:, c] = _filter_channel(lambda x, p=p: filters.apply(method, x, sampling_rate=obj.sampling_rate, **p),
                                         obj.data[:, c], obj.sampling_rate,
                                         obj.source.name if obj.source else "signal", obj.channel_names[c])
             done.append(obj.channel_names[c])
             used = p
-        report = FilterReport(method=method, params=used, modality=mod, filtered=done, copied=skipped)
+        report = FilterReport(method=method, params=used, modality=mod, filtered=done, copied=choice.copied)
         return obj.replace(data=out), report
+    mod = modality or obj.modality
     p = {**filters.defaults(mod if mod in ("mri", "xray", "ct") else "xray", method), **(params or {})}
     data, bad = obj.data, ~np.isfinite(obj.data)
     if bad.any():  # holes: the filter sees the nearest finite voxel; the output keeps the NaN/inf

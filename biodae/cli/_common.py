@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from .. import io
 from .._errors import InputError, OutputExistsError
+from ._plot import PLOT_HELP, draw_plot
 
 if TYPE_CHECKING:
     from .._batch import BatchReport
@@ -38,6 +39,7 @@ def add_io_arguments(p) -> None:
         "--dtype", default=None, metavar="DTYPE",
         help="NIfTI output type: float32 (default) or 'input' (the input's type, rounded and clipped)",
     )
+    p.add_argument("--plot", metavar="FILE.png", help=PLOT_HELP)
     g = p.add_argument_group("batches (several inputs, a folder, RECORDS or a glob)")
     g.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                    help="clean N files at a time in N worker processes (0: one per core; default 1)")
@@ -81,22 +83,33 @@ def run_batch(
         raise InputError("--backend serial cleans one file at a time", "drop --jobs, or use --backend processes")
     if backend == "dask":
         _batch._import_distributed()  # a missing extra is a usage error, before any work
-    sources = _batch.expand_inputs(args.input, skip_tags=extra_suffixes)
+    sources = _batch.expand_inputs(args.input, skip_tags=extra_suffixes, out_dir=args.out_dir)
     single = len(args.input) == 1 and len(sources) == 1 and sources[0].root is None
     tasks = _batch.plan(sources, out_dir=args.out_dir, tag=tag, force=args.force, extra_suffixes=extra_suffixes)
     write_kwargs = {"dtype": args.dtype} if args.dtype is not None else {}
+    report_path = args.report or (
+        Path(args.out_dir) / f"biodae-{args.command}-report.json" if args.out_dir and not single else None)
+    earlier = _check_report_path(report_path, tasks, command=args.command, force=args.force)
     if single:
         task = tasks[0]
         if task.skip:
             raise OutputExistsError(task.skip.replace(" (use --force)", ""), "pass --force to overwrite it")
-        res = _batch.clean_file(task, process, force=args.force, write_kwargs=write_kwargs,
-                                extra_suffixes=extra_suffixes, raise_errors=True)
+        with _batch._DeferredInterrupt() as ctrl_c:  # Ctrl-C lets the file finish; a second one aborts it
+            try:
+                res = _batch.clean_file(task, process, force=args.force, write_kwargs=write_kwargs,
+                                        extra_suffixes=extra_suffixes, raise_errors=True)
+            except KeyboardInterrupt:
+                _batch._remove_partial(task)
+                raise
         print(f"{args.input[0]} -> {io.output_path(sources[0].path, out_dir=args.out_dir, tag=tag)}  ({res.detail})")
+        draw_plot(args, sources[0].path, res)  # --plot: from the input and the output as written
         report = _batch.BatchReport([res], command=args.command, out_dir=args.out_dir, seconds=res.seconds)
-        if args.report:
-            report.write_json(args.report)
+        if report_path is not None:
+            report.keep_earlier(earlier)
+            _write_report(report, report_path)
+        if ctrl_c.pending:
+            raise KeyboardInterrupt
         return report
-    report_path = args.report or (Path(args.out_dir) / f"biodae-{args.command}-report.json" if args.out_dir else None)
     try:
         report = _batch.run(
             tasks, process, backend=backend, jobs=jobs, threads=getattr(args, "threads", None),
@@ -106,10 +119,42 @@ def run_batch(
     except KeyboardInterrupt as exc:
         report = getattr(exc, "report", None)
         if report is not None:
+            report.keep_earlier(earlier)
             _print_report(report, report_path)
         raise
+    report.keep_earlier(earlier)
     _print_report(report, report_path)
     return report
+
+
+def _check_report_path(report_path: Path | str | None, tasks, *, command: str, force: bool) -> dict | None:
+    """Before any work: the report may land neither on an input nor on an output of the run, and
+    replaces no other file without ``--force``. Returns the earlier report there, to carry over."""
+    from .. import _batch
+
+    if report_path is None:
+        return None
+    path = Path(report_path)
+    _batch.guard_inputs([t.source for t in tasks if t.format], [(path, "json", f"the report {path}")],
+                        advice="choose another --report file")
+    planned = {p.resolve() for t in tasks for p in t.planned}
+    if path.resolve() in planned:
+        raise InputError(f"the report {path} is also an output of this run", "choose another --report file")
+    if path.is_dir():
+        raise InputError(f"--report {path} is a folder", "name a file, e.g. report.json")
+    return _batch.read_report(path, command=command, force=force)
+
+
+def _write_report(report, report_path) -> None:
+    """Write the JSON report; a failure is one line and exit status 1, the outputs stay as written."""
+    import sys
+
+    try:
+        print(f"report: {report.write_json(report_path)}")
+    except OSError as exc:
+        msg = f"cannot write the report {report_path}: {exc.strerror or exc}"
+        report.problems.append(msg)
+        print(f"biodae: error: {msg} (the outputs are written; choose another --report file)", file=sys.stderr)
 
 
 def _print_report(report, report_path) -> None:
@@ -123,4 +168,4 @@ def _print_report(report, report_path) -> None:
         for w in r.warnings:
             print(f"  warning {r.name}: {w}")
     if report_path is not None:
-        print(f"report: {report.write_json(report_path)}")
+        _write_report(report, report_path)

@@ -25,8 +25,10 @@ def add_parser(sub) -> None:
     )
     p.add_argument("checkpoint", metavar="CHECKPOINT",
                    help="a checkpoint written by 'biodae train' (best.pt), or with --fp16 a float32 .onnx model")
-    p.add_argument("--output", "-o", required=True, metavar="FILE.onnx")
-    p.add_argument("--recipe", metavar="NAME", help="recipe whose metadata to use (default: recipe.json beside it)")
+    p.add_argument("--output", "-o", required=True, metavar="FILE.onnx",
+                   help="the ONNX file to write (never the CHECKPOINT itself; not overwritten without --force)")
+    p.add_argument("--recipe", metavar="NAME",
+                   help="recipe whose metadata to use (default: recipe.json beside it; 'biodae train --help' lists them)")
     p.add_argument("--force", action="store_true", help="overwrite FILE.onnx")
     p.add_argument("--fp16", action="store_true",
                    help="write the FP16 variant for GPUs (float16 weights and network, float32 input, output and "
@@ -34,7 +36,16 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
+def _guard(src: Path, out: Path) -> None:
+    """The output may never be the input model or checkpoint (nor the recipe.json beside it), whatever --force says."""
+    from .._batch import guard_inputs
+
+    guard_inputs([src] + [src.parent / "recipe.json"] * (src.suffix.lower() != ".onnx"),
+                 [(out, "onnx", f"--output {out}")], advice="choose another --output file")
+
+
 def run(args) -> int:
+    _guard(Path(args.checkpoint), Path(args.output))
     if Path(args.checkpoint).suffix.lower() == ".onnx":
         return _fp16_of_onnx(args)
     recipes = import_recipes("export")

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .._errors import InputError
+from .._errors import BiodaeError, InputError, OutputError
 from ._containers import Image, Signal
 
 __all__ = ["detect_format", "read", "write", "find_inputs", "output_path", "FORMATS"]
@@ -113,6 +113,19 @@ def write(obj: Signal | Image, path: str | os.PathLike, *, force: bool = False, 
 
     Extra keyword arguments go to the format's writer (``dtype=`` for NIfTI).
     """
+    try:
+        return _write(obj, path, force=force, **kwargs)
+    except OSError as exc:
+        if isinstance(exc, BiodaeError):  # OutputExistsError: already one line
+            raise
+        # the atomic writers' temporary files (".name.XXXX.part...") are gone already: name the output
+        temp = exc.filename is not None and ".part" in str(exc.filename)
+        where = path if exc.filename is None or temp else exc.filename
+        raise OutputError(f"cannot write {where}: {exc.strerror or exc}",
+                          "check that the output folder exists and is writable, and that the disk has room") from exc
+
+
+def _write(obj: Signal | Image, path: str | os.PathLike, *, force: bool = False, **kwargs: Any) -> list[Path]:
     from . import edf, image, nifti, wfdb
 
     fmt = obj.format

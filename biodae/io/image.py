@@ -738,8 +738,9 @@ def _read_tiff(path: Path) -> Image:
         if records:
             reason += f"; {records[0].getMessage()}"
         raise InputError(f"{name}: cannot read TIFF ({reason})", _RASTER_HINT) from exc
-    if meta["n_series"] > 1:
-        logger.warning("%s: %d image series; only the first is read", name, meta["n_series"])
+    if meta["n_series"] > 1:  # the output would hold the first alone: the others would be lost
+        raise InputError(f"{name}: TIFF holding {meta['n_series']} image series; biodae reads and writes files of one",
+                         "save each series as a file of its own (e.g. with tifffile) and clean those")
     if arr.dtype == np.bool_:
         raise InputError(f"{name}: 1-bit (black and white) TIFF, a mask rather than a greyscale image", _COLOUR_HINT)
     if "S" in axes:  # samples (colour channels) axis last

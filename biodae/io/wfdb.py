@@ -295,6 +295,7 @@ def _read_header(record: Path) -> Any:
     if hea.stat().st_size == 0:
         raise InputError(f"record '{record.name}': header file {hea.name} is empty",
                          "copy the record again from its source")
+    _check_sampling_field(record, hea)
     try:
         with _quiet_wfdb():
             header = wfdb.rdheader(str(record), rd_segments=False)
@@ -304,6 +305,31 @@ def _read_header(record: Path) -> Any:
             "the header is damaged or not a WFDB header: copy the record again from its source",
         ) from exc
     return header
+
+
+def _check_sampling_field(record: Path, hea: Path) -> None:
+    """Refuse a record line whose sampling frequency is not a positive number.
+
+    wfdb reads a field it cannot match (``-500``) as the default 250 Hz and a ``0`` as 0 Hz;
+    both would give every later step a wrong time axis."""
+    try:
+        lines = [ln.split() for ln in hea.read_text(encoding="latin-1").splitlines()
+                 if ln.strip() and not ln.lstrip().startswith("#")]
+    except OSError:
+        return  # rdheader says what is wrong with the file
+    if not lines or len(lines[0]) < 3 or not lines[0][1].isdigit():
+        return  # no sampling field (WFDB's documented default, 250 Hz, applies), or not a record line at all
+    text = lines[0][2].split("/")[0]
+    try:
+        fs = float(text)
+    except ValueError:
+        fs = float("nan")
+    if not (math.isfinite(fs) and fs > 0):
+        raise InputError(
+            f"record '{record.name}': header {hea.name} gives the sampling frequency as {text!r}, "
+            "not a positive number of Hz",
+            "correct the header's record line (name, number of signals, sampling frequency in Hz, samples)",
+        )
 
 
 def _check_single(record: Path, header: Any, *, what: str, segment: bool = False) -> None:

@@ -33,7 +33,7 @@ import numpy as np
 import onnx
 import torch
 
-from .._errors import DependencyError
+from .._errors import DependencyError, InputError
 from .._version import __version__
 from ..io._atomic import atomic_path
 from .models import Denoiser, build_model
@@ -322,9 +322,19 @@ def load_checkpoint(
     checkpoint : dict
         The whole checkpoint (see :mod:`biodae.nn.train`).
     """
-    ckpt = torch.load(Path(path), map_location=map_location, weights_only=True)
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such checkpoint", "pass the best.pt or last.pt that 'biodae train' wrote")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # empty (EOFError), truncated, another format, or pickled code (never loaded)
+        # torch's own text advises weights_only=False, i.e. running the file's code: never relay it
+        why = "an empty file" if path.stat().st_size == 0 else f"{type(exc).__name__} while loading it as weights"
+        raise InputError(f"{path} is not a readable biodae checkpoint ({why})",
+                         "pass the best.pt or last.pt that 'biodae train' wrote") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "state_dict" not in ckpt:
-        raise ValueError(f"{path} is not a biodae checkpoint (no 'model' and 'state_dict')")
+        raise InputError(f"{path} is not a biodae checkpoint (no 'model' and 'state_dict')",
+                         "pass the best.pt or last.pt that 'biodae train' wrote")
     model = build_model(ckpt["model"]["name"], **ckpt["model"]["config"])
     model.load_state_dict(ckpt["state_dict"])
     return model.eval(), ckpt
@@ -380,7 +390,9 @@ def torch_from_onnx(path: str | os.PathLike[str]) -> Denoiser:
 
     from .models import build_model
 
-    proto = onnx.load(os.fspath(path))
+    from ..runtime import load_onnx
+
+    proto = load_onnx(path)
     meta = {p.key: p.value for p in proto.metadata_props}
     if "biodae.model" not in meta or "biodae.config" not in meta:
         raise ValueError(f"{path}: no biodae.model / biodae.config metadata to rebuild the torch model from")

@@ -28,13 +28,30 @@ MAX_IR_VERSION = 10
 SIGNAL_KEYS = ("biodae.sampling_rate",)
 
 
+def load_onnx(path: str | os.PathLike) -> Any:
+    """``onnx.load`` of a model file, with a one-line :class:`~biodae._errors.InputError` for a file that
+    is missing, truncated or not ONNX at all (instead of a protobuf ``DecodeError``)."""
+    import onnx
+
+    from .._errors import InputError
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such ONNX model file", "check the path (shipped models are listed by 'biodae models')")
+    try:
+        return onnx.load(os.fspath(p))
+    except Exception as exc:  # google.protobuf DecodeError, onnx's own errors for external data...
+        raise InputError(f"{p} is not a readable ONNX model ({type(exc).__name__}: {exc})",
+                         "the file may be truncated or not an ONNX file: copy or export it again") from exc
+
+
 def weights_sha256(model: Any) -> str:
     """sha256 over the graph's initializers sorted by name: for each, the name, the dims and the
     little-endian raw bytes. Computable from the ONNX file alone, in any language."""
     import onnx
     from onnx import numpy_helper
 
-    proto = model if isinstance(model, onnx.ModelProto) else onnx.load(os.fspath(model))
+    proto = model if isinstance(model, onnx.ModelProto) else load_onnx(model)
     h = hashlib.sha256()
     for init in sorted(proto.graph.initializer, key=lambda t: t.name):
         arr = numpy_helper.to_array(init)
@@ -51,7 +68,7 @@ def stamp_weights_sha256(path: str | os.PathLike, **metadata: str) -> str:
     import onnx
 
     path = Path(path)
-    proto = onnx.load(os.fspath(path))
+    proto = load_onnx(path)
     digest = weights_sha256(proto)
     props = {p.key: p.value for p in proto.metadata_props}
     props.update({k.replace("__", "."): str(v) for k, v in metadata.items()})
@@ -76,7 +93,7 @@ def check_contract(path: str | os.PathLike) -> list[str]:
     import onnx
 
     problems: list[str] = []
-    proto = onnx.load(os.fspath(path))
+    proto = load_onnx(path)
     try:
         onnx.checker.check_model(proto, full_check=True)
     except Exception as exc:  # the checker raises its own ValidationError

@@ -235,9 +235,9 @@ def write_fp16_variant(src: str | os.PathLike, dst: str | os.PathLike, *, force:
     import onnx
 
     from ..io._atomic import atomic_path
-    from ._contract import weights_sha256
+    from ._contract import load_onnx, weights_sha256
 
-    proto = onnx.load(os.fspath(src))
+    proto = load_onnx(src)
     meta = {p.key: p.value for p in proto.metadata_props}
     if meta.get("biodae.precision", "fp32") != "fp32":
         raise InputError(f"{src}: already a {meta['biodae.precision']} model", "convert the float32 model")
