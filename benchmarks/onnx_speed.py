@@ -41,7 +41,7 @@ from _common import markdown_table, matmul_gflops, model_flops, progress, rates,
 def real_signal(modality: str, fs: float) -> np.ndarray:
     """A real recording of the modality at ``fs``, (n_channels, n_samples)."""
     import biodae
-    from biodae.runtime import resample
+    from biodae._arrays import resample
 
     if modality == "ecg":
         rec = biodae.read(ROOT / "examples" / "ecg" / "sel100_em6")  # 30 s, 2 leads, electrode motion at 6 dB

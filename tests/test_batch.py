@@ -162,21 +162,61 @@ def test_processes_backend_needs_a_picklable_step(tmp_path, test_data):
         _batch.run(tasks, lambda obj: (obj, ""), backend="processes", jobs=2)
 
 
+WAIT_S = 60.0  # the longest any step or test here waits for another process: then it fails, it never hangs
+
+
+def wait_for(path: Path, what: str) -> None:
+    """Return once ``path`` exists; raise ``TimeoutError(what)`` after :data:`WAIT_S` seconds."""
+    import time
+
+    deadline = time.monotonic() + WAIT_S
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} ({path.name} not there after {WAIT_S:.0f} s)")
+        time.sleep(0.01)
+
+
 @dataclass(frozen=True)
-class Slow:
-    """The data halved after a pause: short for record ``a``, long for the others."""
+class Gated:
+    """Halves the data. Each file leaves ``started-NAME`` in ``flags`` as it begins; record ``a`` then finishes at
+    once, the others wait for ``flags/release`` (and fail after :data:`WAIT_S` seconds without it)."""
+
+    flags: str
 
     def __call__(self, obj):
-        import time
-
-        time.sleep(0.2 if obj.meta["record_name"] == "a" else 3.0)
+        name = obj.meta["record_name"]
+        (Path(self.flags) / f"started-{name}").touch()
+        if name != "a":
+            wait_for(Path(self.flags) / "release", f"{name} was never released")
         return obj.replace(data=obj.data * 0.5), "halved"
+
+
+class ReleaseOnNotice:
+    """Stands in for ``sys.stderr``: when biodae says it is finishing the files in progress (its answer to a
+    Ctrl-C), this creates the ``release`` file that lets :class:`Gated` files finish. So those files are certainly
+    still being cleaned when the Ctrl-C arrives, and are finished only because biodae waits for them."""
+
+    def __init__(self, stream, flags: Path) -> None:
+        self._stream, self._release, self.notices = stream, flags / "release", []
+
+    def write(self, text: str) -> int:
+        if "interrupted" in text:
+            self.notices.append(text.strip())
+            self._release.touch()
+        return self._stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def started(flags: Path) -> list[str]:
+    return sorted(p.name.removeprefix("started-") for p in flags.glob("started-*"))
 
 
 @dataclass(frozen=True)
 class DiesOnB:
-    """Halves the data of ``a`` and ``d`` at once, of ``c`` after 30 s; on ``b`` the worker dies abruptly once the
-    parent has ``a``'s result (it then creates the file ``a_reported``)."""
+    """Halves the data of ``a`` and ``d`` at once; on ``b`` the worker dies abruptly once the parent has ``a``'s
+    result (it then creates the file ``a_reported``); ``c`` stays busy until that broken pool ends its worker."""
 
     a_reported: str
 
@@ -186,47 +226,63 @@ class DiesOnB:
 
         name = obj.meta["record_name"]
         if name == "b":
-            t0 = time.monotonic()
-            while not os.path.exists(self.a_reported) and time.monotonic() - t0 < 120:
-                time.sleep(0.05)
+            wait_for(Path(self.a_reported), "a's result never reached the parent")
             os._exit(1)
-        time.sleep(30.0 if name == "c" else 0)  # not waited for: the broken pool ends c's worker
+        if name == "c":
+            # Only keeps c's worker busy: the pool breaks when b exits, which follows a's result by one poll
+            # of the file, and ends this worker; the test never waits for this sleep.
+            time.sleep(WAIT_S)
         return obj.replace(data=obj.data * 0.5), "halved"
 
 
 @pytest.mark.parametrize("backend", ["processes", "dask"])
-def test_ctrl_c_in_a_pool_waits_only_for_the_files_being_cleaned(tmp_path, test_data, backend):
+def test_ctrl_c_in_a_pool_waits_only_for_the_files_being_cleaned(tmp_path, test_data, backend, monkeypatch):
     """Ctrl-C finishes the file each worker holds and leaves all the others (none waits queued in the pool)."""
     import contextlib
     import logging
-    import time
+    import sys
 
     for name in "abcdef":
         make_record(test_data, tmp_path / "in", name)
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    notice = ReleaseOnNotice(sys.stderr, flags)
+    monkeypatch.setattr(sys, "stderr", notice)
     tasks = _batch.plan(_batch.expand_inputs([tmp_path / "in"]), out_dir=tmp_path / "out", tag="_x")
     with contextlib.ExitStack() as stack:
         if backend == "processes":
-            stream = _batch._processes(list(enumerate(tasks)), Slow(), {}, 2, 1)
+            stream = _batch._processes(list(enumerate(tasks)), Gated(str(flags)), {}, 2, 1)
         else:
             distributed = pytest.importorskip("distributed")
             cluster = stack.enter_context(distributed.LocalCluster(
                 n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                 silence_logs=logging.ERROR))
-            stream = _batch._dask(list(enumerate(tasks)), Slow(), {}, 2, 1, cluster.scheduler_address)
+            stream = _batch._dask(list(enumerate(tasks)), Gated(str(flags)), {}, 2, 1, cluster.scheduler_address)
         first = next(stream)
-        time.sleep(0.5)  # a is done; the workers now hold b and c
+        assert first[1].name == "a"  # b waits for the release
+        wait_for(flags / "started-c", "c was not handed to the worker that cleaned a")  # the workers hold b and c
+        assert started(flags) == ["a", "b", "c"]
         after = []
         with pytest.raises(KeyboardInterrupt):
             after.append(stream.throw(KeyboardInterrupt()))  # as a Ctrl-C while waiting
             after.extend(stream)
+    assert [r.status for _, r in [first, *after]] == ["done"] * 3
     finished = sorted(r.name for _, r in [first, *after])
-    assert finished == ["a", "b", "c"]  # d, e, f not run; handed out all at once, the pools also finished d and e
+    assert finished == ["a", "b", "c"]  # handed out all at once, the pools would also have cleaned d and e
+    assert started(flags) == ["a", "b", "c"]  # d, e and f never reached a worker
+    assert len(notice.notices) == 1 and "finishing the 2 file(s) in progress" in notice.notices[0]
     assert sorted(p.stem for p in (tmp_path / "out").glob("*.hea")) == finished
 
 
-def test_ctrl_c_between_two_results_also_finishes_what_is_in_flight(tmp_path, test_data):
+def test_ctrl_c_between_two_results_also_finishes_what_is_in_flight(tmp_path, test_data, monkeypatch):
+    import sys
+
     for name in "abcdef":
         make_record(test_data, tmp_path / "in", name)
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    notice = ReleaseOnNotice(sys.stderr, flags)
+    monkeypatch.setattr(sys, "stderr", notice)
     tasks = _batch.plan(_batch.expand_inputs([tmp_path / "in"]), out_dir=tmp_path / "out", tag="_x")
     seen = []
 
@@ -236,9 +292,12 @@ def test_ctrl_c_between_two_results_also_finishes_what_is_in_flight(tmp_path, te
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt) as exc:
-        _batch.run(tasks, Slow(), backend="processes", jobs=2, on_result=on_result)
+        _batch.run(tasks, Gated(str(flags)), backend="processes", jobs=2, on_result=on_result)
     status = {r.name: r.status for r in exc.value.report.results}
     assert status == {"a": "done", "b": "done", "c": "done", "d": "not run", "e": "not run", "f": "not run"}
+    assert seen[0] == "a" and sorted(seen) == ["a", "b", "c"]
+    assert started(flags) == ["a", "b", "c"]
+    assert len(notice.notices) == 1 and "finishing the 2 file(s) in progress" in notice.notices[0]
     assert sorted(p.stem for p in (tmp_path / "out").glob("*.hea")) == ["a", "b", "c"]  # reported as they are
 
 

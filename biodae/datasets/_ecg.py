@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from scipy import signal as _signal
 
+from .._arrays import resample
 from .._errors import InputError
 from ._deepfilter import DEEPFILTER_TEST_RECORDS
 from ._paths import cache_root, data_root
@@ -123,12 +124,8 @@ def _mitdb_dir(ecg_root: Path, cache: Path) -> Path | None:
 
 def _clean(x: np.ndarray, fs: float) -> np.ndarray:
     """Resample to 360 Hz and remove the record's own baseline (0.5 Hz zero-phase high-pass)."""
-    from fractions import Fraction
-
     if fs != ECG_SAMPLING_RATE:
-        frac = Fraction(ECG_SAMPLING_RATE / fs).limit_denominator(1000)
-        mean = x.mean(axis=0)
-        x = _signal.resample_poly(x - mean, frac.numerator, frac.denominator, axis=0) + mean
+        x = resample(x, fs, ECG_SAMPLING_RATE, padtype="constant")
     sos = _signal.butter(2, _HIGHPASS_HZ, btype="highpass", fs=ECG_SAMPLING_RATE, output="sos")
     return _signal.sosfiltfilt(sos, x, axis=0).astype(np.float32)
 

@@ -82,6 +82,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._arrays import resample
 from .._errors import InputError
 from ._paths import cache_root, data_root
 
@@ -316,9 +317,9 @@ def preprocess_eeg(
     if abs(float(frac) * fs - EEG_SAMPLING_RATE) > 1e-6 * EEG_SAMPLING_RATE:
         raise InputError(f"cannot resample {fs:g} Hz to {EEG_SAMPLING_RATE} Hz by a ratio of small integers")
     if frac != 1:
-        eeg = _signal.resample_poly(eeg, frac.numerator, frac.denominator, axis=0, padtype="line")
+        eeg = resample(eeg, fs, EEG_SAMPLING_RATE, center=False)
         if ocular is not None:
-            ocular = _signal.resample_poly(ocular, frac.numerator, frac.denominator, padtype="line")
+            ocular = resample(ocular, fs, EEG_SAMPLING_RATE, center=False)
 
     n_ep = eeg.shape[0] // EEG_EPOCH
     if n_ep == 0:

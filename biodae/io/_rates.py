@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..noise._common import resample
+from .._arrays import resample
 
 __all__ = ["to_common_rate", "to_own_rate"]
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from fractions import Fraction
 from pathlib import Path
 from typing import Union
 
 import numpy as np
 
+from .._arrays import rational_ratio, resample  # noqa: F401 - the noise modules' resampling
 from .._errors import InputError
 
 __all__: list[str] = []
@@ -18,12 +18,6 @@ RNGLike = Union[np.random.Generator, int, np.integer, None]
 
 #: Environment variable naming the real-data folder (the one holding ``ecg/``, ``eeg/``...).
 DATA_ENV = "BIODAE_DATA"
-
-#: Largest denominator of the rational approximation of a resampling ratio.
-_MAX_DENOMINATOR = 1000
-#: Largest relative error of that approximation before we refuse to resample.
-_MAX_RATE_ERROR = 1e-4
-
 
 def as_generator(rng: RNGLike) -> np.random.Generator:
     """``np.random.default_rng(rng)``, with a clear error for anything else."""
@@ -88,36 +82,6 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None, what: str) -> Path
     if not root.is_dir():
         raise InputError(f"data folder {str(root)!r} does not exist", f"check data_dir or {DATA_ENV}")
     return root
-
-
-def rational_ratio(source_rate: float, target_rate: float) -> tuple[int, int]:
-    """``(up, down)`` with ``up/down`` approximating ``target_rate/source_rate``."""
-    ratio = Fraction(target_rate / source_rate).limit_denominator(_MAX_DENOMINATOR)
-    if ratio <= 0 or abs(float(ratio) * source_rate - target_rate) > _MAX_RATE_ERROR * target_rate:
-        raise InputError(
-            f"cannot resample {source_rate:g} Hz to {target_rate:g} Hz with a ratio of small integers",
-            f"choose a target rate whose ratio to {source_rate:g} Hz has a denominator <= {_MAX_DENOMINATOR}",
-        )
-    return ratio.numerator, ratio.denominator
-
-
-def resample(x: np.ndarray, source_rate: float, target_rate: float, *, axis: int = 0) -> np.ndarray:
-    """Polyphase resampling (``scipy.signal.resample_poly`` of ``x - mean``, linear-trend
-    edge padding, mean added back).
-
-    The output rate is ``source_rate * up / down`` with ``up/down`` the rational
-    approximation of ``target_rate / source_rate`` (relative error below 1e-4).
-    """
-    up, down = rational_ratio(source_rate, target_rate)
-    if up == down:
-        return np.array(x, dtype=np.float64, copy=True)
-    from scipy.signal import resample_poly  # imported here: scipy.signal is slow to import
-
-    arr = np.asarray(x, dtype=np.float64)
-    # Resample around the mean: the polyphase filter's per-phase DC gains differ by ~1e-4,
-    # which would otherwise ripple a large offset into the output.
-    mean = arr.mean(axis=axis, keepdims=True)
-    return resample_poly(arr - mean, up, down, axis=axis, padtype="line") + mean
 
 
 def readonly(x: np.ndarray) -> np.ndarray:

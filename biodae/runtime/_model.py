@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import logging
 import os
-from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._arrays import resample
 from .._errors import BiodaeError, InputError
 from ._session import SessionRunner, create_session
 from ._images import DEFAULT_PERCENTILES, intensity_range, nearest_finite, zero_filled
 from ._windows import overlap_add_1d, per_finite_stretch, tile_2d
 
-__all__ = ["Model", "load_model", "available_models", "resample", "unit_factor"]
+__all__ = ["Model", "load_model", "available_models", "unit_factor"]
 
 log = logging.getLogger("biodae.runtime")
 
@@ -52,19 +52,6 @@ def available_models() -> list[str]:
         return sorted(p.stem for p in _models_dir().glob("*.onnx"))
     except (ModuleNotFoundError, FileNotFoundError):  # pragma: no cover - broken install
         return []
-
-
-def resample(x: np.ndarray, from_rate: float, to_rate: float, *, axis: int = 0) -> np.ndarray:
-    """Polyphase resampling by the closest rational factor (denominator ≤ 1000); the mean is
-    removed before and restored after, so a DC offset does not ring at the edges."""
-    if from_rate == to_rate:
-        return np.asarray(x, dtype=np.float64)
-    from scipy.signal import resample_poly
-
-    frac = Fraction(to_rate / from_rate).limit_denominator(1000)
-    x = np.asarray(x, dtype=np.float64)
-    mean = x.mean(axis=axis, keepdims=True)
-    return resample_poly(x - mean, frac.numerator, frac.denominator, axis=axis) + mean
 
 
 class Model:
@@ -171,13 +158,13 @@ class Model:
                 log.warning("unit %r is not one biodae converts; assuming the model's unit %r", units, self.units)
             else:
                 scale = f
-        y = resample(x * scale, sampling_rate, self.sampling_rate)
+        y = resample(x * scale, sampling_rate, self.sampling_rate, padtype="constant")
         window = self.window or y.size
         overlap = min(self.overlap, max(window - 1, 0))
         if batch_size is None:
             batch_size = self.signal_batch_size(window)
         out = overlap_add_1d(self.run, y, window=window, overlap=overlap, batch_size=batch_size, streams=streams)
-        back = resample(out, self.sampling_rate, sampling_rate)
+        back = resample(out, self.sampling_rate, sampling_rate, padtype="constant")
         n = x.size
         if back.size < n:  # rational resampling can lose a sample at the end
             back = np.pad(back, (0, n - back.size), mode="edge")

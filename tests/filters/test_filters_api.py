@@ -134,20 +134,137 @@ def test_apply_unknown_parameter_lists_the_methods_parameters():
         assert p in msg
 
 
+# What each default is for, checked on a known clean signal or image plus seeded noise. The error is taken
+# against ``target``: the clean signal, plus the slow drift where the default is documented to keep the
+# baseline (EEG median and wavelet). Signals: 22 s at 360 Hz, scored on the middle 20 s (the zero-phase filters'
+# padding transient at the ends depends on the noise in the end samples), a constant offset not counted (a
+# band-pass removes the mean, a baseline filter keeps the isoelectric level). Each threshold is the smallest
+# improvement measured over seeds 0-19 (in brackets: min-max) less 0.5 dB, rounded down to 0.5 dB: a filter that
+# returns its input scores 0 dB; one that removes only the drift, or keeps it, misses it by several dB. The fixed
+# seed of the ``rng`` fixture is one more draw from the same distribution.
+SIGNAL_DEFAULTS = {  # (modality, method): (keeps the baseline, least RMSE improvement in dB)
+    ("ecg", "median"): (False, 15.0),  # [15.9-16.4]
+    ("ecg", "butterworth"): (False, 17.5),  # [18.1-18.5]
+    ("ecg", "wavelet"): (False, 19.5),  # [20.0-20.6]
+    ("eeg", "median"): (True, 4.0),  # [4.6-5.1]
+    ("eeg", "butterworth"): (False, 10.0),  # [10.6-11.0]
+    ("eeg", "wavelet"): (True, 5.5),  # [6.0-6.6]
+}
+DRIFT_HZ = 0.2
+EDGE = int(FS)  # 1 s left out at each end: the middle 20 s hold whole periods of the drift and of the 1 Hz ECG
+
+
+def _noisy_signal(modality, rng, ecg_like):
+    """Clean signal, drift (0.5 at 0.2 Hz) and white noise, 22 s at 360 Hz.
+
+    ECG: the 1 Hz synthetic beat with white noise of s.d. 0.1; EEG: 6, 10 and 20 Hz rhythms (tapered at the
+    ends) with white noise of s.d. 0.3.
+    """
+    t = np.arange(22 * int(FS)) / FS
+    if modality == "ecg":
+        clean, sd = ecg_like(t), 0.1
+    else:
+        waves = sum(a * np.sin(2 * np.pi * f * t + p) for a, f, p in ((1.0, 6.0, 0.3), (0.8, 10.0, 1.1), (0.4, 20.0, 2.0)))
+        clean, sd = sp_signal.windows.tukey(t.size, 0.1) * waves, 0.3
+    drift = 0.5 * np.sin(2 * np.pi * DRIFT_HZ * t + rng.uniform(0, 2 * np.pi))
+    return t, clean, drift, clean + drift + sd * rng.standard_normal(t.size)
+
+
+def _drift_amplitude(y, t):
+    """Least-squares amplitude of the 0.2 Hz drift in the middle 20 s (orthogonal there to the clean signal)."""
+    tt = t[EDGE:-EDGE]
+    basis = np.stack([np.sin(2 * np.pi * DRIFT_HZ * tt), np.cos(2 * np.pi * DRIFT_HZ * tt), np.ones_like(tt)], axis=1)
+    coef = np.linalg.lstsq(basis, y[EDGE:-EDGE], rcond=None)[0]
+    return float(np.hypot(coef[0], coef[1]))
+
+
+def _power_above(y, f0):
+    """Power of the middle 20 s above ``f0`` Hz."""
+    mid = y[EDGE:-EDGE]
+    freqs = np.fft.rfftfreq(mid.size, 1 / FS)
+    return float(np.sum(np.abs(np.fft.rfft(mid - mid.mean()))[freqs > f0] ** 2))
+
+
+def _improvement_db(x, y, target, keep=slice(None), *, offsets=True):
+    """How much closer ``y`` is to ``target`` than ``x`` is, in dB of RMS error over ``keep``."""
+    e_in, e_out = (x - target)[keep], (y - target)[keep]
+    if not offsets:
+        e_in, e_out = e_in - e_in.mean(), e_out - e_out.mean()
+    return float(20 * np.log10(_rmse(e_in, 0) / _rmse(e_out, 0)))
+
+
 @pytest.mark.parametrize("modality", ["ecg", "eeg"])
 @pytest.mark.parametrize("method", ["median", "butterworth", "wavelet"])
-def test_signal_defaults_run(modality, method, ecg_like):
+def test_signal_defaults_run(modality, method, ecg_like, rng):
+    keeps_baseline, least_db = SIGNAL_DEFAULTS[modality, method]
     p = defaults(modality, method)
-    t = np.arange(3000) / FS
-    y = apply(method, ecg_like(t), sampling_rate=FS, **p)
+    t, clean, drift, x = _noisy_signal(modality, rng, ecg_like)
+    y = apply(method, x, sampling_rate=FS, **p)
     assert y.shape == t.shape
+    target = clean + drift if keeps_baseline else clean
+    assert _rmse(y, x) > 0.3 * _rmse(x, target)  # it changed the signal by a sizeable part of the noise [0.58-1.0]
+    gain = _improvement_db(x, y, target, slice(EDGE, -EDGE), offsets=False)
+    assert gain >= least_db, f"{modality} {method}: {gain:.2f} dB closer to the clean signal, expected >= {least_db}"
+    kept = _drift_amplitude(y, t) / _drift_amplitude(x, t)
+    if keeps_baseline:
+        assert 0.95 <= kept <= 1.05, f"the slow drift should pass unchanged, {kept:.3f} of it is left"
+    else:
+        assert kept < 0.05, f"the baseline below {p.get('low', 0.5)} Hz should go, {kept:.3f} of it is left"
+    if method == "butterworth":  # band-limited: the output keeps < 1 % of the input's power above 1.25 x high
+        kept_high = _power_above(y, 1.25 * p["high"]) / _power_above(x, 1.25 * p["high"])
+        assert kept_high < 0.01, f"{kept_high:.4f} of the power above {1.25 * p['high']} Hz is left"
+
+
+# Images: the 128 x 128 phantom with the noise of the modality, seeded: MRI Rician (s.d. 0.06), X-ray
+# Poisson-Gaussian (gain 0.005, read-out s.d. 0.02), CT Gaussian (s.d. 0.08). MRI is scored where the phantom is
+# above 0.1: no classical filter removes the Rician bias of the dark background. Thresholds as for signals
+# (min-max over seeds 0-19 in brackets, less 0.5 dB).
+IMAGE_DEFAULTS = {  # (modality, method): least RMSE improvement in dB
+    ("mri", "median"): 5.5,  # [6.3-7.1]
+    ("mri", "butterworth"): 4.0,  # [4.6-5.1]
+    ("mri", "wavelet"): 3.0,  # [3.8-4.5]
+    ("xray", "median"): 6.0,  # [6.6-7.3]
+    ("xray", "butterworth"): 4.0,  # [4.6-4.9]
+    ("xray", "wavelet"): 1.5,  # [2.2-2.6]
+    ("ct", "median"): 6.5,  # [7.3-7.6]
+    ("ct", "butterworth"): 6.5,  # [7.0-7.3]
+    ("ct", "wavelet"): 4.5,  # [5.1-5.6]
+}
+
+
+def _noisy_image(modality, clean, rng):
+    if modality == "mri":
+        return np.hypot(clean + 0.06 * rng.standard_normal(clean.shape), 0.06 * rng.standard_normal(clean.shape))
+    if modality == "xray":
+        return 0.005 * rng.poisson(clean / 0.005) + 0.02 * rng.standard_normal(clean.shape)
+    return clean + 0.08 * rng.standard_normal(clean.shape)
+
+
+def _image_power(y, lo, hi):
+    """Power of ``y`` (its mean removed) at radial frequencies in [lo, hi) x Nyquist."""
+    fy, fx = (2 * np.fft.fftfreq(n) for n in y.shape)
+    r = np.hypot(fy[:, None], fx[None, :])
+    return float(np.sum((np.abs(np.fft.fft2(y - y.mean())) ** 2)[(r >= lo) & (r < hi)]))
 
 
 @pytest.mark.parametrize("modality", ["mri", "xray", "ct"])
 @pytest.mark.parametrize("method", ["median", "butterworth", "wavelet"])
-def test_image_defaults_run(modality, method, phantom2d):
-    y = apply(method, phantom2d(64), **defaults(modality, method))
-    assert y.shape == (64, 64)
+def test_image_defaults_run(modality, method, phantom2d, rng):
+    clean = phantom2d(128).astype(np.float64)
+    x = _noisy_image(modality, clean, rng).astype(np.float32)
+    p = defaults(modality, method)
+    y = apply(method, x, **p)
+    assert y.shape == (128, 128)
+    assert _rmse(y, x) > 0.3 * _rmse(x, clean)  # it changed the image by a sizeable part of the noise [0.40-0.99]
+    scored = clean > 0.1 if modality == "mri" else slice(None)
+    gain = _improvement_db(x, y, clean, scored)
+    least_db = IMAGE_DEFAULTS[modality, method]
+    assert gain >= least_db, f"{modality} {method}: {gain:.2f} dB closer to the phantom, expected >= {least_db}"
+    if method == "butterworth":  # low-pass at cutoff x Nyquist: what lies well above it goes, what lies below stays
+        above = _image_power(y, 1.5 * p["cutoff"], np.inf) / _image_power(x, 1.5 * p["cutoff"], np.inf)
+        below = _image_power(y, 0, 0.5 * p["cutoff"]) / _image_power(x, 0, 0.5 * p["cutoff"])
+        assert above < 0.03, f"{above:.4f} of the power above {1.5 * p['cutoff']} x Nyquist is left"
+        assert 0.9 <= below <= 1.001, f"{below:.3f} of the power below {0.5 * p['cutoff']} x Nyquist is left"
 
 
 def test_defaults_values_and_copies():

@@ -15,7 +15,8 @@ from onnx import TensorProto, helper
 import biodae
 from biodae import BiodaeError, InputError
 from biodae.cli import main
-from biodae.runtime import Model, load_model, resample, unit_factor
+from biodae._arrays import resample
+from biodae.runtime import Model, load_model, unit_factor
 
 
 def _smoother(path: Path, *, fs: float = 360.0, units: str = "mV", modality: str = "ecg", k: int = 5) -> Path:
