@@ -50,6 +50,10 @@ CITATIONS["ecg-qtdb-bw"] = [CITATIONS["ecg"][0], CITATIONS["ecg"][2],
 PHYSIONET = ("Goldberger AL et al. PhysioBank, PhysioToolkit, and PhysioNet. Circulation 101(23):e215-e220 (2000).")
 
 
+#: hand-written sections of a card (what each version changed, variants tried and not shipped): carried over
+#: from the existing card when it is rewritten
+KEPT_SECTIONS = ("## Versions", "## Tried and not shipped")
+
 _SCHEDULE = {"plateau": "halved after 2 epochs without improvement", "cosine": "cosine decay to 1/100",
              "constant": "constant"}
 
@@ -68,6 +72,14 @@ def sections(text: str, wanted: list[str | None] | None) -> str:
             if p.startswith(w):
                 out.append("### " + p.strip())
     return "\n\n".join(out)
+
+
+def kept_sections(card: Path) -> str:
+    """The :data:`KEPT_SECTIONS` of an existing card, each followed by a blank line ("" if none)."""
+    if not card.is_file():
+        return ""
+    parts = re.split(r"(?m)^(?=## )", card.read_text())
+    return "".join(p.rstrip("\n") + "\n\n" for p in parts if p.startswith(KEPT_SECTIONS))
 
 
 def main() -> int:
@@ -120,6 +132,7 @@ def main() -> int:
                          "tapered blend (no seams)")
             unit = "windows of"
             size = f"{recipe.train_window} samples"
+        kept = kept_sections(ROOT / "models" / f"{name}.md")
         where = ("images and volumes never used in training" if image else
                  "patients/records and noise segments never used in training")
         card = f"""# Model card: `{name}` {m.version}
@@ -172,7 +185,7 @@ Quoted from `docs/benchmarks/{report}` (regenerate with the script named there);
 
 {recipe.limits}
 
-## Licence and citation
+{kept}## Licence and citation
 
 {recipe.licence}. Cite the data:
 

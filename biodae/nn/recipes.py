@@ -2,7 +2,9 @@
 
 ``biodae train NAME`` runs a recipe; the model card of each shipped model quotes the
 exact command. Every recipe is reproducible from its seed: the data split, the noise
-drawn for each window of each epoch and the batch order all derive from it.
+drawn for each window of each epoch and the batch order all derive from it. What each
+version changed, and the variants tried and not shipped, are in the model cards
+(``models/NAME.md``, sections "Versions" and "Tried and not shipped"), not here.
 """
 
 from __future__ import annotations
@@ -91,7 +93,8 @@ class Recipe:
     seed: int = 20261122
     #: learning-rate schedule of :func:`biodae.nn.train.fit`: "plateau" (halve on a plateau) or "cosine"
     lr_schedule: str = "plateau"
-    #: ``biodae.version`` of the exported model: bump it whenever the recipe or its weights change
+    #: ``biodae.version`` of the exported model: bump it whenever the recipe or its weights change, and say
+    #: what changed in the model card's "Versions" section
     version: str = "1.0.0"
     description: str = ""
     training_data: str = ""
@@ -234,25 +237,9 @@ _add(
         sampling_rate=360.0,
         units="mV",
         model="resunet1d",
-        # 1.4.0: wider deep levels (16-24-32-48-64-64 instead of 16-20-24-28-32-32; 274,993 parameters instead of
-        # 94,481; 1.8x the multiply-adds per sample, as the full-resolution level keeps 16 channels; speed in
-        # docs/benchmarks/ecg_speed.md and onnx_speed.md): validation loss -20.095 against -19.338; output
-        # SNR on validation patients and noise at 0 dB bw 17.56, em 9.94, ma 16.28 dB against 16.96, 8.02, 15.56
-        # (at 24 dB 0.1-0.2 dB lower). The extra channels sit where the receptive field spans several beats, which
-        # is what tells electrode motion from the ECG.
+        # what each version changed, and the variants tried and not shipped: models/ecg.md
         model_config={"widths": [16, 24, 32, 48, 64, 64], "kernel_size": 5, "norm": "rms"},
         loss="snr",
-        # 1.3.0: the real bw and em noise varied in polarity, time and in-band share (options["noise_augment"],
-        # ECGNoiseMixer): validation loss -19.338 against 1.2.0's -19.343, but higher output SNR on validation
-        # patients and noise for bw, em and ma alike at -6...12 dB input; benchmark 2 better in 16 of 18 cells,
-        # 0-dB average margin +2.45 against +2.20 dB. 1.2.0: 40 epochs with a cosine schedule (1.0.0/1.1.0:
-        # 20 epochs, lr halved on plateaus): validation loss -19.34 against -18.86.
-        # Tried, not shipped: noise_augment on bw/em/ma (validation -19.21): electrode motion +1.5 dB at 0 dB on
-        # validation, but muscle artefact -0.3 to -0.6 dB and every kind weaker at 24 dB input: a trade.
-        # Tried, not shipped (2026-11-23): 2048-sample windows for training and inference (8000 per epoch, same
-        # samples): validation -19.73 on its 2048-sample windows, but benchmark-2 SNR improvement at 0 dB bw 18.15,
-        # em 8.26, ma 7.99 dB against 19.19, 8.93, 11.22 for 1.3.0 (0-dB average margin +0.81 dB). 1.3.0 itself
-        # run with 2048-sample windows: 18.15, 9.14, 11.48 (the longer normalisation span costs bw again).
         epochs=40,
         lr_schedule="cosine",
         batch_size=64,
@@ -261,9 +248,7 @@ _add(
         windows_per_epoch=16000,
         val_windows=3000,
         train_window=1024,
-        # windows as long as the training windows: with 4096-sample windows (1.0.0) each window's
-        # normalisation and context spanned far more baseline wander than training ever showed, and
-        # baseline-wander removal fell by 6 dB (docs/benchmarks/ecg_continuous.md)
+        # as long as the training windows: longer ones remove baseline wander far worse (models/ecg.md, 1.1.0)
         inference_window=1024,
         inference_overlap=256,
         version="1.4.0",
@@ -299,13 +284,7 @@ _add(
         units="uV",
         model="resunet1d",
         model_config={"widths": [8, 12, 16, 20, 24], "kernel_size": 5, "norm": "rms"},
-        # 1.3.0: a fifth of the training windows at a mild 7-25 dB (options["high_snr_fraction"]) and the clean
-        # epochs flipped in sign and time (options["clean_augment"]). 1.2.0 had only seen -7...7 dB, so it always
-        # removed something: on clean S001 test epochs (no artefact added) it changed 18 % of the signal (RRMSE_t
-        # 0.179) and kept 69 % of the delta power; 1.3.0: 0.054 and 95 %. Price: EOG a little worse (S001 EOG mean
-        # RRMSE_t 0.599 against 0.578), EMG a little better; the target still holds at every level.
-        # 1.2.0: the loss adds the error of the Welch spectrum (RRMSE_s) to the SNR; 1.1.0: 24 epochs with a
-        # cosine schedule (1.0.0: 8 epochs, lr halved on plateaus)
+        # what each version changed: models/eeg.md
         loss="snr_psd",
         epochs=24,
         lr_schedule="cosine",
@@ -422,18 +401,7 @@ _add(
         modality="xray",
         model="resunet2d",
         model_config={"widths": [16, 24, 32, 48], "norm": "none"},
-        # Tried 2026-11-23, not shipped: synthetic dead-leaves patches (options "synthetic_fraction" and
-        # "synthetic", ImagePatchMixer). Validation -36.72 (30 % busy leaves), -36.58 (15 % smooth, 0-6 large
-        # leaves), -36.62 (30 % smooth; the busy run drew leaf levels around 0.15-0.85, now 0-1) against -36.90
-        # for 1.0.0; on the test radiograph (high / medium / low dose PSNR) 47.14 / 43.66 / 39.94,
-        # 46.51 / 42.34 / 39.22 and 47.87 / 44.52 / 41.17 dB against 48.60 / 45.64 / 40.88. The two smooth runs differ by up to 2.2 dB on the test image with validation
-        # losses 0.04 dB apart: one run's test score is not a reliable guide on this data. This recipe with
-        # another seed (20261123): validation -37.05, test 47.93 / 44.73 / 41.06 dB, so 1.0.0's test margins
-        # (+0.64 / +0.11 / -1.88 dB over Anscombe + wavelet) are within seed-to-seed spread (0.2-0.9 dB).
-        # Tried 2026-11-23, not shipped: large images at zooms 0.5 (32² crop, cubic spline up to 64²), 1, 1, 2
-        # instead of 1, 2, 4 (the test radiograph's low-dose output keeps fine noise: a 1.2-pixel Gaussian blur
-        # of it scores +1.6 dB, so smoother training patches looked worth a try). Validation -36.77 against
-        # -36.90; test 46.62 / 44.06 / 40.95 dB against 48.60 / 45.64 / 40.88; on CT_small 0.4-0.8 dB lower.
+        # variants tried and not shipped: models/xray.md
         loss="log_mse",
         epochs=10,
         windows_per_epoch=8000,

@@ -51,7 +51,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -585,143 +585,224 @@ def fit(
     n_train, n_val = len(train_src), len(val_src)
     if n_train == 0 or n_val == 0:
         raise ValueError(f"training and validation data must not be empty (got {n_train} and {n_val} windows)")
+    config = _FitConfig(
+        loss=loss_name, epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), weight_decay=float(weight_decay),
+        seed=int(seed), patience=None if patience is None else int(patience), min_delta=float(min_delta),
+        lr_schedule=lr_schedule, deterministic=bool(deterministic), n_train=int(n_train), n_val=int(n_val),
+    )
     dev = _dist.local_device(_resolve_device(device))
     with _dist.world(dev) as world:
-        return _fit(model, train_src, val_src, loss_fn, loss_name, n_train, n_val, dev, world, epochs=epochs,
-                    batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed, patience=patience,
-                    min_delta=min_delta, lr_schedule=lr_schedule, checkpoint_dir=checkpoint_dir, resume=resume,
-                    restore_best=restore_best, deterministic=deterministic, progress=progress, log=log)
+        state = _TrainingState(model, config, dev, world)
+        return _train(state, train_src, val_src, loss_fn, checkpoint_dir=checkpoint_dir, resume=resume,
+                      restore_best=restore_best, progress=progress, log=log)
 
 
-def _fit(model, train_src, val_src, loss_fn, loss_name, n_train, n_val, dev, world, *, epochs, batch_size, lr,
-         weight_decay, seed, patience, min_delta, lr_schedule, checkpoint_dir, resume, restore_best, deterministic,
-         progress, log) -> FitResult:
+@dataclass(frozen=True)
+class _FitConfig:
+    """The training options of one :func:`fit` call, as checkpoints record them (``train_config``).
+
+    No paths, device or process count: a run can be resumed elsewhere. The field order is the
+    key order of ``train_config``.
+    """
+
+    loss: str  # the name in LOSSES, or a callable's qualified name
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    seed: int
+    patience: int | None
+    min_delta: float
+    lr_schedule: str
+    deterministic: bool
+    n_train: int  # windows per training epoch
+    n_val: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """The checkpoint's ``train_config``."""
+        return asdict(self)
+
+
+#: a run's counters, saved under these keys in every checkpoint and restored on resuming
+_COUNTERS = ("epoch", "best_val_loss", "best_epoch", "bad_epochs", "stopped_early")
+
+
+class _TrainingState:
+    """What one run carries from epoch to epoch: model, optimiser, schedule, counters and history.
+
+    A checkpoint is this state written down (:meth:`save_checkpoint`); :meth:`resume` reads it
+    back. ``model`` is moved to ``device`` and, in a run of several processes, wrapped in
+    DistributedDataParallel as ``net`` (the module trained; ``model`` is the one evaluated and
+    saved).
+    """
+
+    def __init__(self, model: nn.Module, config: _FitConfig, device: torch.device, world: _dist.World) -> None:
+        self.config, self.device, self.world = config, device, world
+        self.identity = _model_identity(model)
+        self.model = model.to(device)
+        # DDP broadcasts rank 0's weights at construction and averages gradients in backward
+        device_ids = [device.index] if device.type == "cuda" else None
+        self.net = nn.parallel.DistributedDataParallel(model, device_ids=device_ids) if world.active else model
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.scheduler: Any = None
+        if config.lr_schedule == "plateau":
+            self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(self.optimizer, mode="min", factor=0.5,
+                                                                        patience=2, min_lr=1e-10)
+        elif config.lr_schedule == "cosine":
+            self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(config.epochs, 1),
+                                                                        eta_min=config.lr / 100)
+        self.epoch = 0  # epochs completed
+        self.best_val_loss = math.inf
+        self.best_epoch = 0
+        self.bad_epochs = 0  # epochs since the last improvement
+        self.stopped_early = False
+        self.history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "lr": []}
+        self.best_weights: dict[str, torch.Tensor] | None = None  # on the CPU
+        self.resumed_from = 0
+
+    @property
+    def lr(self) -> float:
+        """The optimiser's current learning rate."""
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    @property
+    def patience_spent(self) -> bool:
+        """Whether ``patience`` epochs have passed without improvement."""
+        return self.config.patience is not None and self.bad_epochs >= self.config.patience
+
+    def end_epoch(self, epoch: int, train_loss: float, val_loss: float, lr: float) -> bool:
+        """Step the schedule, count the epoch and keep the best weights; return whether it improved."""
+        if self.config.lr_schedule == "plateau":
+            self.scheduler.step(val_loss)
+        elif self.scheduler is not None:
+            self.scheduler.step()
+        improved = val_loss < self.best_val_loss - self.config.min_delta
+        if improved:
+            self.best_val_loss, self.best_epoch, self.bad_epochs = val_loss, epoch, 0
+            self.best_weights = _cpu_state(self.model)
+        else:
+            self.bad_epochs += 1
+        self.epoch = epoch
+        self.stopped_early = self.patience_spent and epoch < self.config.epochs
+        self.history["train_loss"].append(train_loss)
+        self.history["val_loss"].append(val_loss)
+        self.history["lr"].append(lr)
+        return improved
+
+    def save_checkpoint(self, path: Path, *, distributed: dict[str, Any] | None = None) -> None:
+        """Write the state to ``path`` atomically (its folder created); ``distributed`` as
+        :func:`~biodae.nn.distributed.check_in_sync` returns it. The keys are in the module docstring."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _save({
+            "format": CHECKPOINT_FORMAT,
+            "model": self.identity,
+            "state_dict": _cpu_state(self.model),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            **{key: getattr(self, key) for key in _COUNTERS},
+            "history": self.history,
+            "rng": _rng_states(),
+            "train_config": self.config.as_dict(),
+            "distributed": distributed,
+        }, path)
+
+    def resume(self, path: Path) -> None:
+        """Continue from the checkpoint at ``path`` (a ``last.pt``) exactly, torch's RNG included;
+        the best weights come from ``best.pt`` beside it, when there is one.
+
+        Raises
+        ------
+        InputError
+            ``path`` holds another model, or a run with other options (:data:`_RESUME_KEYS`).
+        """
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        _check_resumable(ckpt, self.identity, self.config.as_dict(), path)
+        self.model.load_state_dict(ckpt["state_dict"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(ckpt["scheduler"])
+        for key in _COUNTERS:
+            setattr(self, key, ckpt[key])
+        self.history = {k: list(v) for k, v in ckpt["history"].items()}
+        _set_rng_states(ckpt["rng"])
+        best = path.with_name("best.pt")
+        if best.exists():
+            self.best_weights = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+        self.resumed_from = int(self.epoch)
+
+    def result(self, *, restore_best: bool, checkpoint_dir: Path | None) -> FitResult:
+        """The model (best weights when ``restore_best``, in eval mode) and the run's summary."""
+        if restore_best and self.best_weights is not None:
+            self.model.load_state_dict(self.best_weights)
+        self.model.eval()
+        return FitResult(
+            model=self.model,
+            epochs_run=int(self.epoch),
+            best_epoch=int(self.best_epoch),
+            best_val_loss=float(self.best_val_loss),
+            stopped_early=bool(self.stopped_early),
+            resumed_from=self.resumed_from,
+            history=self.history,
+            checkpoint_dir=checkpoint_dir,
+        )
+
+
+def _train(
+    state: _TrainingState,
+    train_src: BatchSource,
+    val_src: BatchSource,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    *,
+    checkpoint_dir: str | os.PathLike[str] | None,
+    resume: bool,
+    restore_best: bool,
+    progress: bool,
+    log: Callable[[str], Any] | None,
+) -> FitResult:
+    """The epoch loop of :func:`fit`: resume if asked, then train, validate and checkpoint each epoch."""
+    config, world, dev = state.config, state.world, state.device
     emit = log if log is not None and world.main else (lambda line: None)
-
-    train_config: dict[str, Any] = {
-        "loss": loss_name,
-        "epochs": int(epochs),
-        "batch_size": int(batch_size),
-        "lr": float(lr),
-        "weight_decay": float(weight_decay),
-        "seed": int(seed),
-        "patience": None if patience is None else int(patience),
-        "min_delta": float(min_delta),
-        "lr_schedule": lr_schedule,
-        "deterministic": bool(deterministic),
-        "n_train": int(n_train),
-        "n_val": int(n_val),
-    }
-    identity = _model_identity(model)
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    last_path = ckpt_dir / "last.pt" if ckpt_dir else None
-    best_path = ckpt_dir / "best.pt" if ckpt_dir else None
-
-    model.to(dev)
-    # DDP broadcasts rank 0's weights at construction and averages gradients in backward
-    net = (nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
-           if world.active else model)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    scheduler: Any = None
-    if lr_schedule == "plateau":
-        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.5, patience=2,
-                                                               min_lr=1e-10)
-    elif lr_schedule == "cosine":
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1), eta_min=lr / 100)
-
-    state = {"epoch": 0, "best_val_loss": math.inf, "best_epoch": 0, "bad_epochs": 0, "stopped_early": False}
-    history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "lr": []}
-    best_state: dict[str, torch.Tensor] | None = None
-    resumed_from = 0
+    last_path = ckpt_dir / "last.pt" if ckpt_dir is not None else None  # best.pt beside it
     cuda_devices = [dev.index or 0] if dev.type == "cuda" else []
 
-    with torch.random.fork_rng(devices=cuda_devices), _deterministic(deterministic, dev):
-        torch.manual_seed(seed)
+    with torch.random.fork_rng(devices=cuda_devices), _deterministic(config.deterministic, dev):
+        torch.manual_seed(config.seed)
         if last_path is not None and last_path.exists():
             if not resume:
                 raise OutputExistsError(
                     f"{last_path} already exists",
                     "pass resume=True to continue that run, or choose an empty checkpoint_dir",
                 )
-            ckpt = torch.load(last_path, map_location="cpu", weights_only=True)
-            _check_resumable(ckpt, identity, train_config, last_path)
-            model.load_state_dict(ckpt["state_dict"])
-            optimizer.load_state_dict(ckpt["optimizer"])
-            if scheduler is not None:
-                scheduler.load_state_dict(ckpt["scheduler"])
-            for key in state:
-                state[key] = ckpt[key]
-            history = {k: list(v) for k, v in ckpt["history"].items()}
-            _set_rng_states(ckpt["rng"])
-            if best_path is not None and best_path.exists():
-                best_state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
-            resumed_from = int(state["epoch"])
-            emit(f"resumed from {last_path} after epoch {resumed_from}")
+            state.resume(last_path)
+            emit(f"resumed from {last_path} after epoch {state.resumed_from}")
 
-        for epoch in range(int(state["epoch"]) + 1, epochs + 1):
-            if patience is not None and state["bad_epochs"] >= patience:
-                state["stopped_early"] = True
+        for epoch in range(int(state.epoch) + 1, config.epochs + 1):
+            if state.patience_spent:
+                state.stopped_early = True
                 break
             t0 = time.perf_counter()
-            torch.manual_seed(_derived_seed(seed, epoch))
+            torch.manual_seed(_derived_seed(config.seed, epoch))
             train_loss = _run_epoch(
-                net, train_src, loss_fn, optimizer, epoch=epoch, seed=seed, batch_size=batch_size, device=dev,
-                progress=progress and world.main, desc=f"epoch {epoch}/{epochs}", world=world,
+                state.net, train_src, loss_fn, state.optimizer, epoch=epoch, seed=config.seed,
+                batch_size=config.batch_size, device=dev, progress=progress and world.main,
+                desc=f"epoch {epoch}/{config.epochs}", world=world,
             )
-            val_loss = _evaluate(model, val_src, loss_fn, batch_size=batch_size, device=dev, world=world)
-            lr_now = float(optimizer.param_groups[0]["lr"])
-            if lr_schedule == "plateau":
-                scheduler.step(val_loss)
-            elif scheduler is not None:
-                scheduler.step()
-            improved = val_loss < state["best_val_loss"] - min_delta
-            if improved:
-                state.update(best_val_loss=val_loss, best_epoch=epoch, bad_epochs=0)
-                best_state = _cpu_state(model)
-            else:
-                state["bad_epochs"] += 1
-            state["epoch"] = epoch
-            state["stopped_early"] = patience is not None and state["bad_epochs"] >= patience and epoch < epochs
-            history["train_loss"].append(train_loss)
-            history["val_loss"].append(val_loss)
-            history["lr"].append(lr_now)
-            replicas = _dist.check_in_sync(model, world)
-            if ckpt_dir is not None and world.main:
-                ckpt_dir.mkdir(parents=True, exist_ok=True)
-                ckpt = {
-                    "format": CHECKPOINT_FORMAT,
-                    "model": identity,
-                    "state_dict": _cpu_state(model),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                    **state,
-                    "history": history,
-                    "rng": _rng_states(),
-                    "train_config": train_config,
-                    "distributed": replicas,
-                }
+            val_loss = _evaluate(state.model, val_src, loss_fn, batch_size=config.batch_size, device=dev, world=world)
+            lr_now = state.lr
+            improved = state.end_epoch(epoch, train_loss, val_loss, lr_now)
+            replicas = _dist.check_in_sync(state.model, world)
+            if last_path is not None and world.main:
                 if improved:
-                    _save(ckpt, best_path)
-                _save(ckpt, last_path)
+                    state.save_checkpoint(last_path.with_name("best.pt"), distributed=replicas)
+                state.save_checkpoint(last_path, distributed=replicas)
             emit(
-                f"epoch {epoch}/{epochs}  train {train_loss:.6g}  val {val_loss:.6g}  lr {lr_now:.3g}"
+                f"epoch {epoch}/{config.epochs}  train {train_loss:.6g}  val {val_loss:.6g}  lr {lr_now:.3g}"
                 f"  {time.perf_counter() - t0:.1f}s" + ("  *best" if improved else "")
-                + ("  early stop" if state["stopped_early"] else "")
+                + ("  early stop" if state.stopped_early else "")
             )
 
-    if restore_best and best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
-    return FitResult(
-        model=model,
-        epochs_run=int(state["epoch"]),
-        best_epoch=int(state["best_epoch"]),
-        best_val_loss=float(state["best_val_loss"]),
-        stopped_early=bool(state["stopped_early"]),
-        resumed_from=resumed_from,
-        history=history,
-        checkpoint_dir=ckpt_dir,
-    )
+    return state.result(restore_best=restore_best, checkpoint_dir=ckpt_dir)
 
 
 def _check_resumable(
