@@ -122,7 +122,7 @@ median call time, the two runtimes taking turns in blocks of 0.3 s for 3 s each 
 End to end, `biodae denoise` on a {args.hours:g}-hour 2-lead 360 Hz WFDB record ({size_mb:.0f} MB, format 16):
 **{e2e:.1f} s** (read, resample check, {w}-sample windows with {model.overlap}-sample tapered overlap, write). As
 `biodae denoise` does on a CPU with two or more cores, the two leads run at the same time, each on one
-onnxruntime thread with {one_thread_batch} windows per call (`biodae._denoise._denoise_channels`), not
+onnxruntime thread with {one_thread_batch} windows per call (`biodae._record._denoise_channels`), not
 one after the other on two threads with 64 as in the runtime comparison above.
 Target: at most 60 s.
 

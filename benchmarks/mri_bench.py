@@ -4,7 +4,7 @@ Clean references: the MRI *test* split of :func:`biodae.datasets.load_image_slic
 (scikit-image ``brain.tiff``, 10 real head slices, and DIPY ``t1_coronal_slice``),
 never seen in training. Each slice is scaled to [0, 1] by the 0.5/99.5th percentiles
 of its volume; Rician σ = p % of the maximum inside the foreground mask
-(:func:`biodae.runtime.foreground_mask` of the clean slice). PSNR and SSIM use
+(:func:`biodae._arrays.foreground_mask` of the clean slice). PSNR and SSIM use
 ``data_range`` = that foreground maximum, inside the mask ("masked") and over the whole
 slice.
 
@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     from biodae import filters
     from biodae.datasets import load_image_slices
     from biodae.metrics import psnr, ssim
-    from biodae.runtime import foreground_mask, load_model
+    from biodae._arrays import foreground_mask
+    from biodae.runtime import load_model
 
     test = load_image_slices("mri", "test", data_dir=args.data_dir)
     clean = [s.image.astype(np.float32) for s in test]
@@ -242,7 +243,7 @@ def _real_noise_figure(model, data_dir, path: Path) -> None:
     from biodae import io
     from biodae.datasets._paths import data_root
     from biodae.noise import estimate_sigma_rician
-    from biodae.runtime import slice_axis
+    from biodae._arrays import slice_axis
 
     im = io.read(data_root(data_dir, "mri", "the mri/ folder") / "dipy" / "test_piesno.nii.gz")
     vol = np.asarray(im.data, dtype=np.float32)

@@ -78,7 +78,7 @@ def fp16_error(m32, m16) -> tuple[float, float, str]:
 
 def streams(name: str, net, x: np.ndarray, n: int, seconds: float) -> tuple[float, float, int]:
     """Throughput of ``n`` concurrent one-thread streams, onnxruntime and torch, as biodae runs the
-    channels of a record on the CPU (:func:`biodae._denoise._denoise_channels`): each stream calls
+    channels of a record on the CPU (:func:`biodae._record._denoise_channels`): each stream calls
     the model on batches of about 16k samples (the batch biodae picks for a one-thread session)."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -232,7 +232,7 @@ def main(argv=None) -> int:
     load = f"{load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     target = "met" if min(ratios) >= 2.0 else f"NOT met (lowest {min(ratios):.2f}x)"
     streams_section = "" if not stream_rows else f"""**Channels at once.** biodae runs the channels of a record concurrently on the CPU, each on a one-thread
-onnxruntime session with about 16k samples per call (`biodae._denoise._denoise_channels`; a record with fewer
+onnxruntime session with about 16k samples per call (`biodae._record._denoise_channels`; a record with fewer
 channels than cores keeps as many calls of one channel in flight): onnxruntime's
 threads synchronise after every layer, which costs more than it gains on short windows. The same for torch:
 {threads} Python threads, `torch.set_num_threads(1)`, the same batches. Throughput of all streams together:

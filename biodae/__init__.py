@@ -1,72 +1,21 @@
 """biodae: convolutional denoising autoencoders for biomedical signals and images.
 
-The public API is flat; the implementation modules behind it are private.
+The public API is flat and listed once, in ``__init__.pyi``; the implementation modules
+behind it are private and can move without breaking it.
 
 >>> import biodae
->>> rec = biodae.read("sel100.hea")                    # doctest: +SKIP
->>> out, report = biodae.filter_record(rec, "wavelet") # doctest: +SKIP
->>> biodae.write(out, "clean/sel100")                  # doctest: +SKIP
+>>> rec = biodae.read("examples/ecg/sel100_em6.hea")    # doctest: +SKIP
+>>> out, report = biodae.filter_record(rec, "wavelet")   # doctest: +SKIP
+>>> biodae.write(out, "clean/sel100_em6")                # doctest: +SKIP
 
-Subpackages: :mod:`biodae.io` (files), :mod:`biodae.noise` (noise models),
-:mod:`biodae.filters` (classical baselines), :mod:`biodae.metrics`,
-:mod:`biodae.runtime` (onnxruntime). Torch is only imported by :mod:`biodae.nn`
-(training and export). Names are imported on first use, so ``import biodae`` and
-the command line start fast.
+Where things live: :mod:`biodae.io` (files), :mod:`biodae.noise` (noise models and the
+noise estimate), :mod:`biodae.filters` (classical baselines), :mod:`biodae.metrics`,
+:mod:`biodae.runtime` (onnxruntime, no torch), :mod:`biodae.latent` (autoencoder
+estimators); ``biodae._record`` cleans one record or image, ``biodae._batch`` an archive.
+Torch is only imported by :mod:`biodae.nn` (training and export). Names are imported on
+first use, so ``import biodae`` and the command line start fast.
 """
 
-from __future__ import annotations
+import lazy_loader as _lazy
 
-import importlib
-from typing import Any
-
-from ._errors import BiodaeError, DependencyError, InputError, OutputExistsError
-from ._version import __version__
-
-_SUBMODULES = {"io", "noise", "filters", "metrics", "runtime", "datasets"}
-_ATTRS = {
-    "Signal": ".io",
-    "Image": ".io",
-    "read": ".io",
-    "write": ".io",
-    "filter_record": "._pipeline",
-    "denoise": "._denoise",
-    "denoise_record": "._denoise",
-    "denoise_files": "._batch",
-    "modality_of": "._modality",
-    "channel_modality": "._modality",
-}
-
-__all__ = [
-    "__version__",
-    "io",
-    "noise",
-    "filters",
-    "metrics",
-    "runtime",
-    "Signal",
-    "Image",
-    "read",
-    "write",
-    "filter_record",
-    "denoise",
-    "denoise_record",
-    "denoise_files",
-    "modality_of",
-    "channel_modality",
-    "BiodaeError",
-    "InputError",
-    "OutputExistsError",
-    "DependencyError",
-]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
-    if name in _ATTRS:
-        return getattr(importlib.import_module(_ATTRS[name], __name__), name)
-    raise AttributeError(f"module 'biodae' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)

@@ -1,4 +1,6 @@
-"""Which kind of data a file holds: ECG or EEG channels, MRI, X-ray or CT images."""
+"""Which kind of data a file holds (ECG or EEG channels, MRI, X-ray or CT images), and what that
+means for cleaning it: the one table of modalities (:data:`MODALITIES`: default model, filter
+defaults) and the one choice of the channels a command cleans (:func:`choose_channels`)."""
 
 from __future__ import annotations
 
@@ -8,12 +10,51 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .io._containers import Image, Signal
+from .io import Image, Signal
 
 __all__ = ["channel_modality", "channel_kind", "signal_modalities", "modality_of", "ChannelChoice",
-           "choose_channels"]
+           "choose_channels", "ModalityInfo", "MODALITIES", "default_model"]
 
 log = logging.getLogger("biodae")
+
+
+class ModalityInfo(NamedTuple):
+    """What a modality means for cleaning.
+
+    Attributes
+    ----------
+    kind : {"signal", "image"}
+    model : str
+        The shipped model that ``biodae denoise`` uses for it.
+    filter_defaults : str
+        The modality whose :func:`biodae.filters.defaults` ``biodae filter`` starts from.
+    """
+
+    kind: str
+    model: str
+    filter_defaults: str
+
+
+#: The modalities biodae knows (the vocabulary of :data:`biodae.types.Modality`) and how each is cleaned.
+#: ``"image"``: a PNG, TIFF or DICOM of another modality, cleaned as a radiograph.
+MODALITIES: dict[str, ModalityInfo] = {
+    "ecg": ModalityInfo("signal", "ecg", "ecg"),
+    "eeg": ModalityInfo("signal", "eeg", "eeg"),
+    "mri": ModalityInfo("image", "mri", "mri"),
+    "xray": ModalityInfo("image", "xray", "xray"),
+    "ct": ModalityInfo("image", "xray", "ct"),
+    "image": ModalityInfo("image", "xray", "xray"),
+}
+
+
+def default_model(obj: Image | str) -> str:
+    """The shipped model for an image (or a modality name): NIfTI and MR -> ``"mri"``; CT, radiographs
+    (CR, DX...), PNG and TIFF -> ``"xray"``. Signals pick a model per channel (:func:`choose_channels`)."""
+    if isinstance(obj, str):
+        return MODALITIES[obj].model
+    if obj.format == "nifti":
+        return "mri"
+    return MODALITIES.get(obj.modality, MODALITIES["image"]).model
 
 _ECG_NAMES = {
     "i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6",
@@ -75,7 +116,7 @@ def channel_kind(
         return "other", f"name {name.strip()!r}"
     unknown = f"name {name.strip()!r} unknown"
     if data is not None and sampling_rate is not None:
-        from .noise._estimate import ECG_MIN_RATE, looks_like_ecg
+        from .noise import ECG_MIN_RATE, looks_like_ecg
 
         if sampling_rate < ECG_MIN_RATE:
             unknown += f", sampled at {sampling_rate:g} Hz"

@@ -76,7 +76,7 @@ def slicing_axis(image: Image, axis: int | None = None) -> int | None:
     if axis is not None:
         return int(axis)
     if image.format == "nifti":
-        from .runtime import slice_axis
+        from ._arrays import slice_axis
 
         return slice_axis(image.spacing, image.data.shape[:3])
     return 0
@@ -283,7 +283,7 @@ def save_before_after(
     **kwargs
         Passed to :func:`before_after_figure`.
     """
-    from .io._atomic import atomic_path
+    from .io import atomic_path
 
     path = Path(path)
     if path.suffix.lower() != ".png":

@@ -12,6 +12,7 @@ import pytest
 import wfdb
 
 from biodae import _batch, io
+from biodae._batch import _executors
 from biodae._errors import InputError
 from tests.conftest import tree_digest
 
@@ -251,13 +252,13 @@ def test_ctrl_c_in_a_pool_waits_only_for_the_files_being_cleaned(tmp_path, test_
     tasks = _batch.plan(_batch.expand_inputs([tmp_path / "in"]), out_dir=tmp_path / "out", tag="_x")
     with contextlib.ExitStack() as stack:
         if backend == "processes":
-            stream = _batch._processes(list(enumerate(tasks)), Gated(str(flags)), {}, 2, 1)
+            stream = _executors._processes(list(enumerate(tasks)), Gated(str(flags)), {}, 2, 1)
         else:
             distributed = pytest.importorskip("distributed")
             cluster = stack.enter_context(distributed.LocalCluster(
                 n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                 silence_logs=logging.ERROR))
-            stream = _batch._dask(list(enumerate(tasks)), Gated(str(flags)), {}, 2, 1, cluster.scheduler_address)
+            stream = _executors._dask(list(enumerate(tasks)), Gated(str(flags)), {}, 2, 1, cluster.scheduler_address)
         first = next(stream)
         assert first[1].name == "a"  # b waits for the release
         wait_for(flags / "started-c", "c was not handed to the worker that cleaned a")  # the workers hold b and c
@@ -353,5 +354,5 @@ def test_an_aborted_file_leaves_no_temporary_files(tmp_path, test_data):
     (out / ".p_noise.u7.part").mkdir()                  # an extra output's
     (out / ".q.zz.part").mkdir()                        # another record's: not ours
     (out / "p.hea").write_text("finished earlier")      # finished outputs are not temporary
-    _batch._remove_partial(task)
+    _batch.remove_partial(task)
     assert sorted(p.name for p in out.iterdir()) == [".q.zz.part", "p.hea"]

@@ -71,18 +71,8 @@ def run_batch(
     overwritten without ``--force``: a single file raises, in a batch it is skipped.
     """
     from .. import _batch
-    from ..runtime import default_threads
 
-    backend = args.backend or ("dask" if args.scheduler else ("serial" if args.jobs == 1 else "processes"))
-    if args.scheduler and backend != "dask":
-        raise InputError(f"--scheduler is a Dask option, but --backend is {backend}", "drop one of them")
-    if args.jobs < 0:
-        raise InputError(f"--jobs must be 0 (one per core) or more, got {args.jobs}")
-    jobs = args.jobs if args.jobs > 0 else default_threads(1)
-    if backend == "serial" and jobs > 1:
-        raise InputError("--backend serial cleans one file at a time", "drop --jobs, or use --backend processes")
-    if backend == "dask":
-        _batch._import_distributed()  # a missing extra is a usage error, before any work
+    backend, jobs = _batch.choose_backend(args.backend, args.jobs, args.scheduler)
     sources = _batch.expand_inputs(args.input, skip_tags=extra_suffixes, out_dir=args.out_dir)
     single = len(args.input) == 1 and len(sources) == 1 and sources[0].root is None
     tasks = _batch.plan(sources, out_dir=args.out_dir, tag=tag, force=args.force, extra_suffixes=extra_suffixes)
@@ -94,12 +84,12 @@ def run_batch(
         task = tasks[0]
         if task.skip:
             raise OutputExistsError(task.skip.replace(" (use --force)", ""), "pass --force to overwrite it")
-        with _batch._DeferredInterrupt() as ctrl_c:  # Ctrl-C lets the file finish; a second one aborts it
+        with _batch.DeferredInterrupt() as ctrl_c:  # Ctrl-C lets the file finish; a second one aborts it
             try:
                 res = _batch.clean_file(task, process, force=args.force, write_kwargs=write_kwargs,
                                         extra_suffixes=extra_suffixes, raise_errors=True)
             except KeyboardInterrupt:
-                _batch._remove_partial(task)
+                _batch.remove_partial(task)
                 raise
         print(f"{args.input[0]} -> {io.output_path(sources[0].path, out_dir=args.out_dir, tag=tag)}  ({res.detail})")
         draw_plot(args, sources[0].path, res)  # --plot: from the input and the output as written
@@ -158,6 +148,10 @@ def _write_report(report, report_path) -> None:
 
 
 def _print_report(report, report_path) -> None:
+    from ._flags import command_line_words
+
+    for r in report.results:  # the library names its parameters; the command line says its flags
+        r.message = command_line_words(r.message) or ""
     print(report.table())
     print(report.summary())
     for r in report.skipped:

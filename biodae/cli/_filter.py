@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from .._batch import Filter
 from .._errors import BiodaeError, InputError
+from ..types import MODALITIES
 from ._common import add_io_arguments, run_batch
 from ._flags import fraction, in_flags, odd_int, positive_float, positive_int
 from ._plot import check_plot
@@ -50,7 +51,7 @@ def add_parser(sub) -> None:
     add_io_arguments(p)
     p.add_argument("--method", "-m", required=True, choices=["median", "butterworth", "wavelet"],
                    help="the filter; the options of the groups below apply to one method each")
-    p.add_argument("--modality", choices=["ecg", "eeg", "mri", "xray", "ct"],
+    p.add_argument("--modality", choices=MODALITIES,
                    help="override the detected modality (its default parameters are used, and every channel "
                         "of a signal is filtered)")
     g = p.add_argument_group("butterworth (signals: zero-phase; images: frequency-domain low-pass)")

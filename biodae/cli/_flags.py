@@ -10,7 +10,8 @@ from collections.abc import Collection, Mapping
 
 from .._errors import BiodaeError
 
-__all__ = ["positive_float", "fraction", "positive_int", "odd_int", "threads", "in_flags", "for_the_command_line"]
+__all__ = ["positive_float", "fraction", "positive_int", "odd_int", "threads", "to_flags", "in_flags", "PARAMETERS",
+           "command_line_words", "for_the_command_line"]
 
 
 def _number(text: str, kind: type) -> float | int:
@@ -64,36 +65,59 @@ def threads(text: str) -> int:
     return v
 
 
-def in_flags(exc: BiodaeError, flags: Mapping[str, str], *, negated: Mapping[str, str] | None = None,
-             assigned_only: Collection[str] = ()) -> BiodaeError:
-    """``exc`` with the Python parameter names of ``flags`` replaced by their command-line flags.
+def to_flags(text: str | None, flags: Mapping[str, str], *, negated: Mapping[str, str] | None = None,
+             assigned_only: Collection[str] = ()) -> str | None:
+    """``text`` with the Python parameter names of ``flags`` replaced by their command-line flags.
 
     ``flags`` maps a parameter to its flag (``{"window_s": "--window"}``) or to words
-    (``{"sampling_rate": "the sampling rate"}``): ``name=value`` becomes ``--flag value``
-    (``name=True`` the flag alone, ``name=False`` its ``negated`` form), and a bare ``name``
-    becomes ``--flag``, but for the names in ``assigned_only`` (common words such as
-    ``mode``), replaced in their ``name=`` form only. Returns a new error of the same class.
+    (``{"sampling_rate": "the sampling rate"}``): ``name=value`` becomes ``--flag value``,
+    ``name=True`` the flag alone, ``name=False`` its ``negated`` form, ``name=`` alone (as in
+    "leave out model=") the flag, and a bare ``name`` becomes ``--flag``, but for the names in
+    ``assigned_only`` (common words such as ``model`` or ``mode``), replaced in their ``name=``
+    forms only.
     """
-    negated = negated or {}
-
-    def words(text: str | None) -> str | None:
-        if not text:
-            return text
-        for name in sorted(flags, key=len, reverse=True):
-            flag = flags[name]
-            pre = r"(?<![\w.\-'])"
-            text = re.sub(pre + re.escape(name) + r"=True\b", flag, text)
-            if name in negated:
-                text = re.sub(pre + re.escape(name) + r"=False\b", negated[name], text)
-            text = re.sub(pre + re.escape(name) + r"=", flag + " ", text)
-            if name not in assigned_only:
-                text = re.sub(pre + re.escape(name) + r"(?![\w\-=])", flag, text)
+    if not text:
         return text
+    negated = negated or {}
+    for name in sorted(flags, key=len, reverse=True):
+        flag = flags[name]
+        pre = r"(?<![\w.\-'])" + re.escape(name)
+        text = re.sub(pre + r"=True\b", flag, text)
+        if name in negated:
+            text = re.sub(pre + r"=False\b", negated[name], text)
+        text = re.sub(pre + r"=(?=[\s,;:)]|$)", flag, text)
+        text = re.sub(pre + r"=", flag + " ", text)
+        if name not in assigned_only:
+            text = re.sub(pre + r"(?![\w\-=])", flag, text)
+    return text
 
-    return type(exc)(words(exc.message), words(exc.hint))
+
+def in_flags(exc: BiodaeError, flags: Mapping[str, str], *, negated: Mapping[str, str] | None = None,
+             assigned_only: Collection[str] = ()) -> BiodaeError:
+    """``exc`` told in flags (:func:`to_flags` on its message and hint); a new error of the same class."""
+    kw = {"negated": negated, "assigned_only": assigned_only}
+    return type(exc)(to_flags(exc.message, flags, **kw), to_flags(exc.hint, flags, **kw))
+
+
+#: The library's parameters that every command offers as a flag of the same meaning. Library errors
+#: name the parameter in its ``name=`` form ("leave out model= to ..."); the command says the flag.
+PARAMETERS = {
+    "model": "--model", "device": "--device", "threads": "--threads", "axis": "--axis", "mask": "--mask",
+    "save_noise": "--save-noise", "modality": "--modality", "force": "--force", "backend": "--backend",
+    "jobs": "--jobs", "scheduler": "--scheduler", "out_dir": "--out-dir", "report": "--report",
+    "checkpoint_dir": "--out-dir", "epochs": "--epochs", "data_dir": "--data",
+}
+
+
+def command_line_words(text: str | None) -> str | None:
+    """A library message as the command line says it: parameters as flags (:data:`PARAMETERS`),
+    and "pass --force (force=True)" with the flag alone."""
+    if not text:
+        return text
+    text = text.replace(" (force=True)", "").replace(" (force=)", "")
+    return to_flags(text, PARAMETERS, assigned_only=tuple(PARAMETERS))
 
 
 def for_the_command_line(exc: BiodaeError) -> str:
-    """The one line the command prints for ``exc``: the library's advice "pass --force
-    (force=True)" speaks to both audiences; on the command line the flag is enough."""
-    return str(exc).replace(" (force=True)", "")
+    """The one line the command prints for ``exc`` (:func:`command_line_words`)."""
+    return command_line_words(str(exc)) or ""

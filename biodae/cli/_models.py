@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -27,16 +28,12 @@ def add_parser(sub) -> None:
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     """The ``metadata_props`` of an ONNX file (``biodae.*`` keys and ``producer``), read with ``onnx``
     (no inference session is built)."""
-    import onnx
+    from ..runtime import load_onnx
 
     p = Path(path)
-    try:
-        proto = onnx.load(os.fspath(p), load_external_data=False)
-    except Exception as exc:  # protobuf's DecodeError for a truncated file, onnx's own errors
-        raise InputError(f"{p}: not a readable ONNX model ({type(exc).__name__})",
-                         "the file may be truncated or not ONNX: copy or export it again") from exc
+    proto = load_onnx(p)
     meta = {e.key: e.value for e in proto.metadata_props}
-    if "biodae.name" not in meta:
+    if "biodae.name" not in meta and meta.get("biodae.task") != "latent":
         raise InputError(f"{p}: not a biodae model (no biodae.* metadata)",
                          "export models with 'biodae export' (docs/onnx.md is the contract)")
     return meta
@@ -71,6 +68,17 @@ def _without_name(text: str) -> str:
 def describe(path: Path, meta: dict[str, str]) -> list[str]:
     """Lines describing one model for ``biodae models``."""
     card = _card(path)
+    if meta.get("biodae.task") == "latent":  # biodae.latent (docs/onnx.md, "Latent models")
+        classes = meta.get("biodae.classes", "")
+        return [
+            f"{path.stem}  {meta.get('biodae.version', '?')}  LATENT ({meta.get('biodae.kind', '?')} autoencoder)",
+            f"  expects  {meta.get('biodae.n_features', '?')} features per row (its card says how to make them)",
+            f"  output   code ({meta.get('biodae.latent_dim', '?')}), reconstruction, anomaly score "
+            f"(flagged above {float(meta.get('biodae.threshold', 'nan')):.4g})"
+            + (f", classes {', '.join(json.loads(classes))}" if classes else ""),
+            f"  file     {path}",
+            f"  card     {card if card else '(none)'}",
+        ]
     precision = meta.get("biodae.precision", "")
     head = f"{meta['biodae.name']}  {meta.get('biodae.version', '?')}  {meta.get('biodae.modality', '?').upper()}"
     return [
@@ -83,29 +91,13 @@ def describe(path: Path, meta: dict[str, str]) -> list[str]:
     ]
 
 
-def _resolve(name: str) -> Path:
-    """A shipped model's file by name, or an ``.onnx`` path."""
-    from ..runtime import available_models
-    from ..runtime._model import _models_dir
-
-    p = Path(name)
-    if p.is_file():
-        return p
-    if p.suffix.lower() == ".onnx" or len(p.parts) > 1:
-        raise InputError(f"{name}: no such model file", "check the path, or name a shipped model ('biodae models')")
-    names = available_models()
-    if name not in names:
-        raise InputError(f"no shipped model named {name!r}",
-                         f"shipped models: {', '.join(names) if names else '(none installed)'}")
-    return _models_dir() / f"{name}.onnx"
 
 
 def run(args) -> int:
-    from ..runtime import available_models
-    from ..runtime._model import _models_dir
+    from ..runtime import available_models, model_path
 
     if args.name:
-        path = _resolve(args.name)
+        path = model_path(args.name)
         meta = read_metadata(path)
         width = max(len(k) for k in meta)
         for key in sorted(meta):
@@ -114,15 +106,15 @@ def run(args) -> int:
         print(f"{'file':<{width}}  {path}")
         print(f"{'card':<{width}}  {card if card else '(none)'}")
         return 0
-    names = available_models()
+    names = available_models(task=None)
     if not names:
         raise InputError("no shipped models found", "reinstall biodae (the models are its biodae.models package)")
-    folder = _models_dir()
+    folder = model_path(names[0]).parent
     print(f"{len(names)} shipped models in {folder}:")
     status = 0
     for name in names:
         print()
-        path = folder / f"{name}.onnx"
+        path = model_path(name)
         try:
             lines = describe(path, read_metadata(path))
         except InputError as exc:  # one broken file: say so, list the others

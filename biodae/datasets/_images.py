@@ -74,7 +74,7 @@ def _read(path: Path) -> tuple[np.ndarray, tuple[float, ...]]:
 
 
 def _slices_of(rel: str, data: np.ndarray, spacing, *, step: int, min_foreground: float) -> list[ImageSlice]:
-    from ..runtime._images import intensity_range
+    from ..runtime import intensity_range
 
     lo, hi = intensity_range(data)
     x = (data - np.float32(lo)) / np.float32(hi - lo)

@@ -7,11 +7,10 @@ from typing import Any
 
 from biodae._errors import InputError
 
+from ..types import IMAGE_MODALITIES, MODALITIES, SIGNAL_MODALITIES
+
 __all__ = ["defaults", "MODALITIES", "SIGNAL_MODALITIES", "IMAGE_MODALITIES"]
 
-SIGNAL_MODALITIES = ("ecg", "eeg")
-IMAGE_MODALITIES = ("mri", "xray", "ct")
-MODALITIES = SIGNAL_MODALITIES + IMAGE_MODALITIES
 METHODS = ("median", "butterworth", "wavelet")
 
 _IMAGE_DEFAULTS: dict[str, dict[str, Any]] = {

@@ -12,13 +12,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Signal", "Image", "Modality"]
+from ..types import Modality
 
-Modality = Literal["ecg", "eeg", "signal", "mri", "xray", "ct", "image"]
+__all__ = ["Signal", "Image", "Modality"]
 
 
 @dataclass

@@ -35,7 +35,7 @@ import torch
 
 from .._errors import DependencyError, InputError
 from .._version import __version__
-from ..io._atomic import atomic_path
+from ..io import atomic_path
 from .models import Denoiser, build_model
 
 __all__ = ["export_onnx", "load_checkpoint", "checkpoint_to_onnx", "strip_onnx_metadata"]
@@ -273,7 +273,7 @@ def export_onnx(
         if check_parity:
             _check_parity(data, model, example)
         if precision == "fp16":
-            data = _fp16_data(proto, model.spatial_dims)
+            data = _fp16_data(proto)
         with atomic_path(path, force=force) as tmp:
             tmp.write_bytes(data)
     finally:
@@ -281,23 +281,11 @@ def export_onnx(
     return path
 
 
-def _fp16_data(proto: onnx.ModelProto, spatial_dims: int) -> bytes:
+def _fp16_data(proto: onnx.ModelProto) -> bytes:
     """The serialized FP16 variant of ``proto``, its parity measured and in its metadata."""
-    from ..runtime._contract import weights_sha256
-    from ..runtime._fp16 import FP16_TOLERANCE, convert_to_fp16, fp16_metadata, fp16_parity, parity_inputs
+    from ..runtime import fp16_variant
 
-    fp16 = convert_to_fp16(proto)
-    meta = {p.key: p.value for p in proto.metadata_props}
-    window = int(meta.get("biodae.window", "0") or meta.get("biodae.tile", "0") or 0)
-    parity = fp16_parity(proto.SerializeToString(), fp16.SerializeToString(), parity_inputs(spatial_dims, window))
-    if not parity <= FP16_TOLERANCE:
-        raise RuntimeError(f"the FP16 variant disagrees with the float32 export: max relative error {parity:.2e} > "
-                           f"{FP16_TOLERANCE:.0e}")
-    new = fp16_metadata(meta, parity, weights_sha256(proto))
-    new["biodae.weights_sha256"] = weights_sha256(fp16)
-    del fp16.metadata_props[:]
-    for key in sorted(new):
-        fp16.metadata_props.add(key=key, value=new[key])
+    fp16, _ = fp16_variant(proto, name="the float32 export")
     return fp16.SerializeToString(deterministic=True)
 
 
@@ -388,9 +376,8 @@ def torch_from_onnx(path: str | os.PathLike[str]) -> Denoiser:
     """
     import onnx.numpy_helper
 
-    from .models import build_model
-
     from ..runtime import load_onnx
+    from .models import build_model
 
     proto = load_onnx(path)
     meta = {p.key: p.value for p in proto.metadata_props}

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
-from ..runtime._images import DEFAULT_PERCENTILES
+from ..runtime import DEFAULT_PERCENTILES
 
 __all__ = ["Recipe", "RECIPES", "get_recipe", "EpochSubset", "MixerSource", "train_recipe", "onnx_metadata"]
 

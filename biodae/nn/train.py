@@ -61,7 +61,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .._errors import InputError, OutputExistsError
-from ..io._atomic import atomic_path
+from ..io import atomic_path
 from . import distributed as _dist
 from .models import Denoiser
 

@@ -22,6 +22,7 @@ from ._artifacts import (
     eog_segment,
 )
 from ._estimate import (
+    ECG_MIN_RATE,
     RICIAN_SIGMA_METHODS,
     NoiseEstimate,
     estimate_noise,
@@ -29,6 +30,7 @@ from ._estimate import (
     estimate_sigma_image,
     estimate_sigma_rician,
     estimate_snr_db,
+    looks_like_ecg,
 )
 from ._image import (
     generalized_anscombe,
@@ -37,7 +39,13 @@ from ._image import (
     rician,
     rician_sigma_from_percent,
 )
-from ._mix import SNR_DEFINITIONS, Mixture, mix_at_snr, nominal_to_true_db, true_to_nominal_db
+from ._mix import (
+    SNR_DEFINITIONS,
+    Mixture,
+    mix_at_snr,
+    nominal_to_true_db,
+    true_to_nominal_db,
+)
 from ._mri import (
     MRI_COMBINES,
     MRI_KSPACE_FILTERS,
@@ -107,6 +115,8 @@ __all__ = [
     "estimate_sigma_image",
     "estimate_sigma_rician",
     "estimate_snr_db",
+    "looks_like_ecg",
+    "ECG_MIN_RATE",
     "RICIAN_SIGMA_METHODS",
     "estimate_sigma_mri",
     "MRISigmaEstimate",

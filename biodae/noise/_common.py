@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 
 from .._arrays import rational_ratio, resample  # noqa: F401 - the noise modules' resampling
 from .._errors import InputError
+from ..types import RNGLike
 
 __all__: list[str] = []
 
-#: What ``rng`` arguments accept: a Generator, an int seed, or None (fresh entropy).
-RNGLike = Union[np.random.Generator, int, np.integer, None]
 
 #: Environment variable naming the real-data folder (the one holding ``ecg/``, ``eeg/``...).
 DATA_ENV = "BIODAE_DATA"

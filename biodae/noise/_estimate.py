@@ -700,7 +700,7 @@ def estimate_noise(
     .. [3] D. L. Donoho, I. M. Johnstone, Biometrika 81(3):425-455, 1994.
     .. [4] H. Gudbjartsson, S. Patz, Magn. Reson. Med. 34(6):910-914, 1995.
     """
-    from ..io._containers import Image, Signal
+    from ..io import Image, Signal
 
     if isinstance(obj, Signal):
         picked = list(range(obj.n_channels)) if channels is None else [int(c) for c in channels]

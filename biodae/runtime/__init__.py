@@ -1,27 +1,50 @@
-"""Running models with onnxruntime: sessions, providers, windowing and tiling. No torch here."""
+"""Running biodae's ONNX models with onnxruntime: no torch here.
+
+What a user of the runtime needs, by task:
+
+- run a model: :func:`load_model` / :class:`Model` (resampling, windows, tiles, units),
+  :func:`model_path`, :func:`available_models`, :func:`unit_factor`;
+- sessions and devices: :func:`create_session`, :func:`provider_list`, :data:`DEVICES`,
+  :func:`default_threads`, :class:`SessionRunner`;
+- seamless inference over long signals and large images: :func:`overlap_add_1d`,
+  :func:`tile_2d`, :func:`taper`;
+- the file contract (``docs/onnx.md``): :func:`check_contract`, :func:`load_onnx`,
+  :data:`REQUIRED_KEYS`, :func:`weights_sha256`, :func:`stamp_weights_sha256`,
+  :data:`DEFAULT_PERCENTILES` and :func:`intensity_range` (the image models' scaling);
+- FP16 variants for GPUs: :func:`fp16_variant`, :func:`write_fp16_variant`, :func:`convert_to_fp16`.
+"""
 
 from __future__ import annotations
 
-from ._session import (
-    DEVICES, SessionRunner, batch_bucket, create_session, default_threads, import_onnxruntime, provider_list,
+from ._contract import (
+    REQUIRED_KEYS,
+    check_contract,
+    load_onnx,
+    stamp_weights_sha256,
+    weights_sha256,
 )
-from ._contract import REQUIRED_KEYS, check_contract, load_onnx, stamp_weights_sha256, weights_sha256
-from ._fp16 import convert_to_fp16, write_fp16_variant
-from ._model import Model, available_models, load_model, unit_factor
-from ._windows import MIN_STRETCH_S, finite_stretches, overlap_add_1d, per_finite_stretch, taper, tile_2d
-from ._images import DEFAULT_PERCENTILES, foreground_mask, intensity_range, nearest_finite, slice_axis, zero_filled
+from ._fp16 import convert_to_fp16, fp16_variant, write_fp16_variant
+from ._images import DEFAULT_PERCENTILES, intensity_range
+from ._model import Model, available_models, load_model, model_path, unit_factor
+from ._session import (
+    DEVICES,
+    SessionRunner,
+    create_session,
+    default_threads,
+    provider_list,
+)
+from ._windows import overlap_add_1d, taper, tile_2d
 
 __all__ = [
-    "REQUIRED_KEYS",
-    "check_contract",
-    "load_onnx",
-    "stamp_weights_sha256",
-    "weights_sha256",
-    "convert_to_fp16",
-    "write_fp16_variant",
-    "Model",
-    "load_model",
-    "available_models",
-    "unit_factor",
-    "DEFAULT_PERCENTILES", "foreground_mask", "intensity_range", "slice_axis",
-    "DEVICES", "SessionRunner", "batch_bucket", "provider_list", "create_session", "default_threads", "import_onnxruntime", "overlap_add_1d", "taper", "tile_2d", "finite_stretches", "MIN_STRETCH_S", "nearest_finite", "per_finite_stretch", "zero_filled"]
+    # run a model
+    "Model", "load_model", "model_path", "available_models", "unit_factor",
+    # sessions and devices
+    "create_session", "provider_list", "DEVICES", "default_threads", "SessionRunner",
+    # windows and tiles
+    "overlap_add_1d", "tile_2d", "taper",
+    # the file contract
+    "check_contract", "load_onnx", "REQUIRED_KEYS", "weights_sha256", "stamp_weights_sha256",
+    "DEFAULT_PERCENTILES", "intensity_range",
+    # FP16
+    "fp16_variant", "write_fp16_variant", "convert_to_fp16",
+]

@@ -65,7 +65,6 @@ def stamp_weights_sha256(path: str | os.PathLike, **metadata: str) -> str:
     """Set ``biodae.weights_sha256`` in an ONNX file to :func:`weights_sha256` (and any other
     ``metadata`` given, keys with ``.`` spelled ``__``: ``biodae__version="1.0.1"``); rewrite
     it atomically, readable by all (0644)."""
-    import onnx
 
     path = Path(path)
     proto = load_onnx(path)

@@ -28,7 +28,7 @@ import numpy as np
 
 from .._errors import InputError
 
-__all__ = ["convert_to_fp16", "fp16_parity", "write_fp16_variant", "parity_inputs", "FP16_TOLERANCE"]
+__all__ = ["convert_to_fp16", "fp16_variant", "fp16_parity", "write_fp16_variant", "parity_inputs", "FP16_TOLERANCE"]
 
 #: Largest accepted ``max|fp16 - fp32| / max|fp32|`` when a variant is written.
 FP16_TOLERANCE = 1e-2
@@ -215,12 +215,40 @@ def fp16_metadata(meta: dict[str, str], parity: float, source_sha256: str) -> di
     }
 
 
-def write_fp16_variant(src: str | os.PathLike, dst: str | os.PathLike, *, force: bool = False) -> tuple[Path, float]:
-    """Write the FP16 variant of the biodae ONNX file ``src`` to ``dst``.
+def fp16_variant(proto: Any, *, name: str = "the model") -> tuple[Any, float]:
+    """The FP16 variant of the float32 biodae model ``proto`` (an ``onnx.ModelProto``) and its parity.
 
-    The metadata are ``src``'s plus ``biodae.precision = fp16``, ``biodae.fp16_parity``
+    The metadata are ``proto``'s plus ``biodae.precision = fp16``, ``biodae.fp16_parity``
     (:func:`fp16_parity` on :func:`parity_inputs`), ``biodae.source_weights_sha256``;
     ``biodae.weights_sha256`` is recomputed over the float16 weights.
+
+    Raises
+    ------
+    InputError
+        ``proto`` is already FP16, or the variant's parity exceeds :data:`FP16_TOLERANCE`.
+    """
+    from ._contract import weights_sha256
+
+    meta = {p.key: p.value for p in proto.metadata_props}
+    if meta.get("biodae.precision", "fp32") != "fp32":
+        raise InputError(f"{name}: already a {meta['biodae.precision']} model", "convert the float32 model")
+    dims = proto.graph.input[0].type.tensor_type.shape.dim if proto.graph.input else []
+    fp16 = convert_to_fp16(proto)
+    window = int(meta.get("biodae.window", "0") or meta.get("biodae.tile", "0") or 0)
+    parity = fp16_parity(proto.SerializeToString(), fp16.SerializeToString(), parity_inputs(len(dims) - 2, window))
+    if not parity <= FP16_TOLERANCE:
+        raise InputError(f"the FP16 variant of {name} disagrees with it: max relative error {parity:.2e} > "
+                         f"{FP16_TOLERANCE:.0e}", "keep the float32 model for this network")
+    new = fp16_metadata(meta, parity, meta.get("biodae.weights_sha256") or weights_sha256(proto))
+    new["biodae.weights_sha256"] = weights_sha256(fp16)
+    del fp16.metadata_props[:]
+    for k in sorted(new):
+        fp16.metadata_props.add(key=k, value=new[k])
+    return fp16, parity
+
+
+def write_fp16_variant(src: str | os.PathLike, dst: str | os.PathLike, *, force: bool = False) -> tuple[Path, float]:
+    """Write the FP16 variant (:func:`fp16_variant`) of the biodae ONNX file ``src`` to ``dst``.
 
     Returns
     -------
@@ -229,30 +257,13 @@ def write_fp16_variant(src: str | os.PathLike, dst: str | os.PathLike, *, force:
     Raises
     ------
     InputError
-        ``src`` is already FP16 or not float32, or the variant's parity exceeds
+        ``src`` is unreadable, already FP16, or the variant's parity exceeds
         :data:`FP16_TOLERANCE`.
     """
-    import onnx
+    from ..io import atomic_path
+    from ._contract import load_onnx
 
-    from ..io._atomic import atomic_path
-    from ._contract import load_onnx, weights_sha256
-
-    proto = load_onnx(src)
-    meta = {p.key: p.value for p in proto.metadata_props}
-    if meta.get("biodae.precision", "fp32") != "fp32":
-        raise InputError(f"{src}: already a {meta['biodae.precision']} model", "convert the float32 model")
-    dims = proto.graph.input[0].type.tensor_type.shape.dim if proto.graph.input else []
-    fp16 = convert_to_fp16(proto)
-    window = int(meta.get("biodae.window", "0") or meta.get("biodae.tile", "0") or 0)
-    parity = fp16_parity(proto.SerializeToString(), fp16.SerializeToString(), parity_inputs(len(dims) - 2, window))
-    if not parity <= FP16_TOLERANCE:
-        raise InputError(f"the FP16 variant of {src} disagrees with it: max relative error {parity:.2e} > "
-                         f"{FP16_TOLERANCE:.0e}", "keep the float32 model for this network")
-    new = fp16_metadata(meta, parity, meta.get("biodae.weights_sha256") or weights_sha256(proto))
-    new["biodae.weights_sha256"] = weights_sha256(fp16)
-    del fp16.metadata_props[:]
-    for k in sorted(new):
-        fp16.metadata_props.add(key=k, value=new[k])
+    fp16, parity = fp16_variant(load_onnx(src), name=str(src))
     with atomic_path(Path(dst), force=force) as tmp:
         tmp.write_bytes(fp16.SerializeToString(deterministic=True))
     return Path(dst), parity

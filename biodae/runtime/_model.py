@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import resample
+from .._arrays import nearest_finite, per_finite_stretch, resample, zero_filled
 from .._errors import BiodaeError, InputError
+from ._images import DEFAULT_PERCENTILES, intensity_range
 from ._session import SessionRunner, create_session
-from ._images import DEFAULT_PERCENTILES, intensity_range, nearest_finite, zero_filled
-from ._windows import overlap_add_1d, per_finite_stretch, tile_2d
+from ._windows import overlap_add_1d, tile_2d
 
-__all__ = ["Model", "load_model", "available_models", "unit_factor"]
+__all__ = ["Model", "load_model", "model_path", "available_models", "unit_factor"]
 
 log = logging.getLogger("biodae.runtime")
 
@@ -46,12 +46,32 @@ def _models_dir() -> Path:
         raise
 
 
-def available_models() -> list[str]:
-    """Names of the models shipped with biodae (``models/*.onnx``)."""
+#: How a latent model (``biodae.latent``, ``docs/onnx.md`` "Latent models") says so: the protobuf bytes of its
+#: metadata entry ``biodae.task = latent`` (key field 1, value field 2), found without importing onnx.
+_LATENT_ENTRY = b"\x0a\x0bbiodae.task\x12\x06latent"
+
+
+def _task_of(path: Path) -> str:
+    """``"latent"`` for a biodae.latent model file, ``"denoise"`` for the others."""
+    return "latent" if _LATENT_ENTRY in path.read_bytes() else "denoise"
+
+
+def available_models(task: str | None = "denoise") -> list[str]:
+    """Names of the models shipped with biodae (``models/*.onnx``).
+
+    Parameters
+    ----------
+    task : {"denoise", "latent", None}, default "denoise"
+        ``"denoise"``: the denoisers (:func:`load_model` runs them); ``"latent"``: the latent
+        models (``biodae.latent.Autoencoder.load``, e.g. the beat models); None: all of them.
+    """
+    if task not in ("denoise", "latent", None):
+        raise InputError(f"task={task!r} is not known", "choose 'denoise', 'latent' or None")
     try:
-        return sorted(p.stem for p in _models_dir().glob("*.onnx"))
+        paths = sorted(_models_dir().glob("*.onnx"))
     except (ModuleNotFoundError, FileNotFoundError):  # pragma: no cover - broken install
         return []
+    return [p.stem for p in paths if task is None or _task_of(p) == task]
 
 
 class Model:
@@ -74,6 +94,9 @@ class Model:
         self.threads = int(self.session.get_session_options().intra_op_num_threads)
         meta = dict(self.session.get_modelmeta().custom_metadata_map)
         self.metadata = meta
+        if meta.get("biodae.task") == "latent":
+            raise InputError(f"{self.path.name}: a latent model (embeddings, anomaly scores), not a denoiser",
+                             "load it with biodae.latent.Autoencoder.load, or score beats with biodae.beats")
         if "biodae.name" not in meta:
             raise BiodaeError(
                 f"{self.path.name}: not a biodae model (no biodae.* metadata)",
@@ -120,7 +143,7 @@ class Model:
         x : ndarray, shape (n_samples,)
             One channel in ``units`` (the model's units when None). NaN or infinite samples are
             gaps: kept as they are, with each finite stretch between them denoised on its own
-            (stretches under :data:`~biodae.runtime.MIN_STRETCH_S` seconds are copied).
+            (stretches under :data:`~biodae._arrays.MIN_STRETCH_S` seconds are copied).
         sampling_rate : float
             The channel's rate in Hz.
         units : str, optional
@@ -195,7 +218,7 @@ class Model:
         3D volume) to ``[0, 1]``, run through the graph in batches of slices (tiles of
         ``biodae.tile`` pixels blended without seams for larger slices), scaled back and
         clipped to the input's range (``docs/onnx.md``). Zero-filled regions (at least 9
-        connected exact zeros in the image or volume, :func:`~biodae.runtime.zero_filled`) stay
+        connected exact zeros in the image or volume, :func:`~biodae._arrays.zero_filled`) stay
         exactly 0.
 
         Parameters
@@ -266,15 +289,19 @@ class Model:
         return y.astype(np.float32, copy=False)
 
 
-def load_model(model: str | os.PathLike | Model, *, device: str = "cpu", threads: int | None = None) -> Model:
-    """A :class:`Model` from a shipped name (``"ecg"``), a path to an ``.onnx`` file, or a Model."""
-    if isinstance(model, Model):
-        return model
+def model_path(model: str | os.PathLike) -> Path:
+    """The ``.onnx`` file of a shipped model name (``"ecg"``), or the path given.
+
+    Raises
+    ------
+    InputError
+        A path that is not a file, or a name no shipped model has (the message lists them).
+    """
     p = Path(model)
-    if p.suffix.lower() == ".onnx" or p.exists():
+    if p.suffix.lower() == ".onnx" or p.exists() or len(p.parts) > 1:
         if not p.is_file():
             raise InputError(f"{p}: no such model file", "check the path or name a shipped model")
-        return Model(p, device=device, threads=threads)
+        return p
     shipped = _models_dir() / f"{model}.onnx"
     if not shipped.is_file():
         names = available_models()
@@ -282,4 +309,11 @@ def load_model(model: str | os.PathLike | Model, *, device: str = "cpu", threads
             f"no shipped model named {str(model)!r}",
             f"shipped models: {', '.join(names) if names else '(none installed)'}; or pass a path to an .onnx file",
         )
-    return Model(shipped, device=device, threads=threads)
+    return shipped
+
+
+def load_model(model: str | os.PathLike | Model, *, device: str = "cpu", threads: int | None = None) -> Model:
+    """A :class:`Model` from a shipped name (``"ecg"``), a path to an ``.onnx`` file, or a Model."""
+    if isinstance(model, Model):
+        return model
+    return Model(model_path(model), device=device, threads=threads)

@@ -19,29 +19,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-__all__ = ["taper", "overlap_add_1d", "tile_2d", "finite_stretches", "MIN_STRETCH_S", "per_finite_stretch"]
-
-
-MIN_STRETCH_S = 1.0
-"""Finite stretches of a signal between gaps (NaN or inf) shorter than this are copied, not denoised."""
-
-
-def finite_stretches(finite: np.ndarray) -> list[tuple[int, int]]:
-    """``(start, stop)`` of each run of True in a 1-D boolean array (the finite stretches of a signal)."""
-    edges = np.flatnonzero(np.diff(np.concatenate(([False], finite, [False])).astype(np.int8)))
-    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
-
-
-def per_finite_stretch(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, sampling_rate: float
-                       ) -> tuple[np.ndarray, int, int]:
-    """``fn`` on each finite stretch of ``x`` of at least :data:`MIN_STRETCH_S` seconds, gaps (NaN, inf) and
-    shorter stretches kept as they are; returns ``(output, stretches done, stretches copied)``."""
-    out = np.array(x, dtype=np.float64, copy=True)
-    runs = finite_stretches(np.isfinite(x))
-    done = [(a, b) for a, b in runs if b - a >= MIN_STRETCH_S * sampling_rate]
-    for a, b in done:
-        out[a:b] = fn(x[a:b])
-    return out, len(done), len(runs) - len(done)
+__all__ = ["taper", "overlap_add_1d", "tile_2d"]
 
 
 def taper(n: int, overlap: int) -> np.ndarray:

@@ -97,7 +97,7 @@ def test_nan_voxels_are_reported_and_copied(capsys, tmp_path, test_data):
 def test_a_skull_stripped_volume_keeps_its_zero_fill(capsys, tmp_path, test_data):
     """Outside the brain mask the voxels are exactly 0, and ``> 0`` is the mask to many tools:
     denoise and filter leave that fill exactly 0 (read back with nibabel)."""
-    from biodae.runtime import foreground_mask, zero_filled
+    from biodae._arrays import foreground_mask, zero_filled
 
     img = nib.load(test_data / "images" / "mni152_t1_crop.nii.gz")
     data = img.get_fdata(dtype=np.float32)
@@ -119,7 +119,7 @@ def test_a_skull_stripped_volume_keeps_its_zero_fill(capsys, tmp_path, test_data
 
 def test_the_removed_noise_is_computed_only_when_asked(test_data):
     from biodae import io
-    from biodae._denoise import denoise_image
+    from biodae._record import denoise_image
 
     im = io.read(test_data / "images" / "mni152_t1_crop.nii.gz")
     out, rep = denoise_image(im)
@@ -190,9 +190,9 @@ def test_every_nifti_in_the_data_folder(capsys, tmp_path, biodae_data):
 def test_a_clean_scan_stays_nearly_unchanged(biodae_data):
     """Masked PSNR between output and input >= 38 dB on the MNI152 template (issue #4)."""
     from biodae import io
-    from biodae._denoise import denoise_image
+    from biodae._record import denoise_image
     from biodae.metrics import psnr
-    from biodae.runtime import foreground_mask
+    from biodae._arrays import foreground_mask
 
     im = io.read(biodae_data / "mri" / "nilearn-mni152" / "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz")
     out, rep = denoise_image(im)

@@ -297,7 +297,9 @@ def test_mask_on_another_grid_is_refused(capsys, tmp_path, test_data):
     assert code == 2
     assert "another voxel grid" in one_line_error(err) and "5 mm" in err
     assert not (tmp_path / "o1").exists()
-    _batch._read_mask.cache_clear()
+    from biodae._batch._steps import _read_mask
+
+    _read_mask.cache_clear()
     code, _, err = run(capsys, "denoise", test_data / "images" / "anatomical.nii", "--mask", same,
                        "--out-dir", tmp_path / "o2")
     assert code == 0, err

@@ -9,7 +9,8 @@ import pytest
 
 from biodae._errors import InputError
 from biodae.noise import rician
-from biodae.runtime import foreground_mask, intensity_range, load_model, slice_axis, zero_filled
+from biodae._arrays import foreground_mask, slice_axis, zero_filled
+from biodae.runtime import intensity_range, load_model
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
@@ -188,7 +189,7 @@ def test_noise_estimates_before_and_after_use_one_method():
     spread of those air voxels after over before (a denoised air is no longer Rayleigh, and its
     mean does not fall with the noise)."""
     from biodae import io, noise
-    from biodae._denoise import _noise_sigmas
+    from biodae._record import _noise_sigmas
 
     rng = np.random.default_rng(7)
     yy, xx = np.mgrid[:96, :96]

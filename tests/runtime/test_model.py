@@ -106,17 +106,17 @@ def test_denoise_multichannel_and_other_rates(ecg_model):
 def test_channels_run_at_once_with_one_thread_each_and_give_the_same_output(ecg_model, monkeypatch):
     import threading
 
-    from biodae import _denoise
+    from biodae import _record
 
     calls = []
-    real = _denoise._model
+    real = _record._model
 
     def spy(model, device, threads):
         m = real(model, device, threads)
         calls.append((threading.current_thread().name, m.threads))
         return m
 
-    monkeypatch.setattr(_denoise, "_model", spy)
+    monkeypatch.setattr(_record, "_model", spy)
     x = np.random.default_rng(3).standard_normal((20000, 3))
     together = biodae.denoise(x, model=str(ecg_model), sampling_rate=360, threads=2)
     assert {t for name, t in calls if name.startswith("biodae-channel")} == {1}
@@ -130,7 +130,7 @@ def test_channels_run_at_once_with_one_thread_each_and_give_the_same_output(ecg_
 def test_a_record_loads_each_model_once(ecg_model, monkeypatch):
     """The session read for the model's metadata is the one that denoises the channels (before, a
     2-thread run loaded every model twice: for its metadata with 2 threads, for the channels with 1)."""
-    from biodae import _denoise, runtime
+    from biodae import _record, runtime
 
     loads = []
     real = runtime.load_model
@@ -140,14 +140,14 @@ def test_a_record_loads_each_model_once(ecg_model, monkeypatch):
         return real(model, **kw)
 
     monkeypatch.setattr(runtime, "load_model", counting)
-    monkeypatch.setattr(_denoise, "_CACHE", {})
+    monkeypatch.setattr(_record, "_CACHE", {})
     rec = biodae.Signal(data=np.random.default_rng(1).standard_normal((5000, 2)), sampling_rate=360.0,
                         channel_names=["MLII", "V5"], units=["mV", "mV"], format="wfdb")
     for threads in (2, 1):
         loads.clear()
-        _denoise.denoise_record(rec, str(ecg_model), threads=threads)
+        _record.denoise_record(rec, str(ecg_model), threads=threads)
         assert loads == [(str(ecg_model), 1)], threads
-        _denoise._CACHE.clear()
+        _record._CACHE.clear()
 
 
 def test_one_channel_keeps_several_batches_in_flight_and_gives_the_same_output(ecg_model, monkeypatch):

@@ -20,8 +20,8 @@ import pytest
 from onnx import TensorProto, helper
 
 import biodae
-from biodae._arrays import resample
-from biodae.runtime import available_models, foreground_mask, load_model, write_fp16_variant, zero_filled
+from biodae._arrays import foreground_mask, resample, zero_filled
+from biodae.runtime import available_models, load_model, write_fp16_variant
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "examples" / "node"

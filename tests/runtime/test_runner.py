@@ -11,7 +11,8 @@ import pytest
 from onnx import TensorProto, helper
 
 from biodae import InputError
-from biodae.runtime import SessionRunner, batch_bucket, create_session, load_model, overlap_add_1d, provider_list
+from biodae.runtime import SessionRunner, create_session, load_model, overlap_add_1d, provider_list
+from biodae.runtime._session import batch_bucket
 
 
 def _box_model(k: int = 9) -> bytes:

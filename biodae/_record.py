@@ -1,20 +1,194 @@
-"""``biodae.denoise``: run a shipped (or any biodae ONNX) model on arrays, records and images."""
+"""The record layer: apply a filter or a model to a whole record or image.
+
+Every command and :mod:`biodae._batch` step goes through here, so records are treated one
+way whatever cleans them:
+
+- which channels of a record are cleaned, and why the others are copied
+  (:func:`biodae._modality.choose_channels`), and which model or filter defaults a
+  modality gets (the table :data:`biodae._modality.MODALITIES`);
+- gaps (NaN) in signals: each finite stretch is cleaned on its own, short ones copied;
+- images: volumes slice by slice, 4D series volume by volume, NaN voxels copied, the zero
+  fill of masked volumes kept exactly 0, intensities within the input's range;
+- the provenance note a cleaned file carries (:func:`note_provenance`).
+
+Functions: :func:`filter_record` (classical filters), :func:`denoise_record`,
+:func:`denoise_image` and :func:`denoise` (the ONNX models).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from . import filters
 from ._errors import InputError
-from ._modality import choose_channels
-from .io._containers import Image, Signal
-
-__all__ = ["denoise", "denoise_record", "denoise_image", "image_model_for", "DenoiseReport"]
+from ._modality import MODALITIES, choose_channels, default_model
+from .io import Image, Signal
 
 log = logging.getLogger("biodae")
+
+__all__ = [
+    "filter_record", "FilterReport", "denoise", "denoise_record", "denoise_image", "DenoiseReport",
+    "note_provenance", "check_finite",
+]
+
+
+# ----------------------------------------------------------------------------- shared policy
+
+
+def note_provenance(out: Signal | Image, text: str) -> None:
+    """Record in ``out`` what made it, where its format has room: a WFDB header comment, an EDF+/BDF+
+    annotation at the start (EDF+ has no comment field). Images carry it in their own way (DICOM:
+    the derivation description the writer sets)."""
+    if not isinstance(out, Signal):
+        return
+    if out.format == "wfdb":
+        out.meta["comments"] = list(out.meta.get("comments") or []) + [text]
+    elif str(out.meta.get("reserved", ""))[:4] in ("EDF+", "BDF+"):
+        out.meta["annotations"] = list(out.meta.get("annotations") or []) + [
+            {"onset": 0.0, "duration": None, "description": text}]
+
+
+# ----------------------------------------------------------------------------- gaps and holes
+
+
+def check_finite(obj: Signal | Image) -> None:
+    """Refuse data that hold no finite value, with a clear message (NaN gaps and holes are handled)."""
+    if not np.isfinite(obj.data).any():
+        name = obj.source.name if obj.source is not None else "input"
+        raise InputError(f"{name}: every value is NaN or infinite", "the file holds no usable data; check its source")
+
+
+def warn_gaps(name: str, label: str, x: np.ndarray, done: int, copied: int, verb: str) -> None:
+    """Say that a channel with gaps was processed stretch by stretch (nothing when it has no gap, or no valid
+    sample at all: the reader said so)."""
+    from ._arrays import MIN_STRETCH_S
+
+    n_bad = int(x.size - np.count_nonzero(np.isfinite(x)))
+    if not n_bad or n_bad == x.size:
+        return
+    log.warning("%s: channel %s has %d NaN or infinite samples (gaps); the %d finite stretch(es) between them are "
+                "%s one by one%s, and the gaps kept", name, label, n_bad, done, verb,
+                f" ({copied} shorter than {MIN_STRETCH_S:g} s copied as they are)" if copied else "")
+
+
+def _filter_channel(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, fs: float, name: str, label: str
+                    ) -> np.ndarray:
+    """``fn`` on one channel; with gaps (NaN or inf), on each finite stretch as the models do."""
+    if np.isfinite(x).all():
+        return fn(x)
+    from ._arrays import per_finite_stretch
+
+    out, done, copied = per_finite_stretch(fn, x, fs)
+    warn_gaps(name, label, x, done, copied, "filtered")
+    return out
+
+
+class FilterReport(dict):
+    """What :func:`filter_record` did: method, parameters, channels processed/skipped."""
+
+
+def _apply_image(data: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], fmt: str) -> np.ndarray:
+    """Apply an image function to 2D images, 3D volumes, or each volume of a 4D series.
+
+    A NIfTI volume thinner than 3 voxels along an axis (one or two slices) is filtered slice by
+    slice along that axis; a 2D image needs at least 3 x 3 pixels."""
+    if data.ndim == 2:
+        if min(data.shape) < 3:
+            raise InputError(f"an image of {data.shape[0]} x {data.shape[1]} pixels is too small to filter",
+                             "a filter needs at least 3 x 3 pixels; copy such an image as it is")
+        return fn(data)
+    if fmt == "nifti":
+        if data.ndim == 3 and min(data.shape) < 3:  # one or two slices: filter each as a 2D image
+            ax = int(np.argmin(data.shape))
+            return np.stack([_apply_image(np.take(data, k, axis=ax), fn, fmt) for k in range(data.shape[ax])], axis=ax)
+        if data.ndim == 3:
+            return fn(data)
+        if data.ndim == 4:
+            return np.stack([_apply_image(data[..., t], fn, fmt) for t in range(data.shape[3])], axis=3)
+    elif data.ndim == 3:  # multi-frame DICOM / multi-page TIFF: frames are separate images
+        return np.stack([_apply_image(frame, fn, fmt) for frame in data], axis=0)
+    raise InputError(f"cannot filter an image of shape {data.shape}", "expected 2D, 3D or 4D (NIfTI) data")
+
+
+def filter_record(
+    obj: Signal | Image, method: str, params: dict[str, Any] | None = None, *, modality: str | None = None
+) -> tuple[Signal | Image, FilterReport]:
+    """Filter a whole record or image with a classical filter.
+
+    Parameters
+    ----------
+    obj : Signal or Image
+        What a reader in :mod:`biodae.io` returned.
+    method : {"median", "butterworth", "wavelet"}
+    params : dict, optional
+        Filter parameters; missing ones come from :func:`biodae.filters.defaults` for
+        the data's modality.
+    modality : str, optional
+        Override the detected modality (``"ecg"``, ``"eeg"``, ``"mri"``, ``"xray"``, ``"ct"``).
+
+    Returns
+    -------
+    out : Signal or Image
+        A copy with filtered data and the same metadata. For signals, only channels
+        recognised as ECG/EEG by name, unit and content (:func:`biodae._modality.choose_channels`;
+        all, when ``modality`` is given) are filtered; others (PPG, respiration...) are
+        copied unchanged, with a logged warning saying why. Image intensities are
+        clipped to the input's range.
+    report : FilterReport
+        ``filtered``: the names of the channels filtered; ``copied``: those copied, each as
+        ``"NAME (not ECG/EEG: why)"``.
+    """
+    check_finite(obj)
+    if isinstance(obj, Signal):
+        choice = choose_channels(obj, every=modality is not None)
+        mod = modality or choice.modality
+        if mod == "signal":
+            raise InputError(
+                f"{obj.source.name if obj.source else 'signal'}: no channel looks like ECG or EEG "
+                f"(channels: {', '.join(obj.channel_names)})",
+                "say which it is with modality='ecg' or 'eeg'",
+            )
+        out = np.array(obj.data, dtype=np.float64, copy=True)
+        done = []
+        used: dict[str, Any] = {}
+        for c, cm in choice.clean:
+            cm = modality or cm
+            p = {**filters.defaults(cm, method), **(params or {})}
+            out[:, c] = _filter_channel(lambda x, p=p: filters.apply(method, x, sampling_rate=obj.sampling_rate, **p),
+                                        obj.data[:, c], obj.sampling_rate,
+                                        obj.source.name if obj.source else "signal", obj.channel_names[c])
+            done.append(obj.channel_names[c])
+            used = p
+        report = FilterReport(method=method, params=used, modality=mod, filtered=done, copied=choice.copied)
+        return obj.replace(data=out), report
+    mod = modality or obj.modality
+    p = {**filters.defaults(MODALITIES.get(mod, MODALITIES["image"]).filter_defaults, method), **(params or {})}
+    data, bad = obj.data, ~np.isfinite(obj.data)
+    if bad.any():  # holes: the filter sees the nearest finite voxel; the output keeps the NaN/inf
+        from ._arrays import nearest_finite
+
+        log.warning("%s: %d of %d voxels are NaN or infinite; they are copied to the output as they are",
+                    obj.source.name if obj.source else "image", int(bad.sum()), bad.size)
+        data = nearest_finite(np.asarray(data))
+    lo, hi = float(np.min(data)), float(np.max(data))
+    res = _apply_image(data, lambda a: filters.apply(method, a, **p), obj.format)
+    res = np.clip(res, lo, hi).astype(np.float32, copy=False)
+    # zero-filled regions stay exactly 0, as with the models (a 4D series: in each volume)
+    from ._arrays import zero_filled
+
+    res[zero_filled(obj.data, (0, 1, 2)[: obj.data.ndim])] = 0
+    if bad.any():
+        res = np.where(bad, np.asarray(obj.data, dtype=np.float32), res)
+    return obj.replace(data=res), FilterReport(method=method, params=p, modality=mod)
+
+
+# ----------------------------------------------------------------------------- models
+
 _CACHE: dict[tuple[str, str, int | None], Any] = {}
 
 
@@ -32,7 +206,7 @@ def _model(model: Any, device: str, threads: int | None):
 def _side_by_side(device: str, threads: int | None) -> int | None:
     """The threads that channels share, running side by side on one-thread sessions
     (:func:`_denoise_channels`); None where they run one after another."""
-    from .runtime._session import default_threads
+    from .runtime import default_threads
 
     budget = int(threads) if threads else default_threads()
     return budget if device == "cpu" and budget >= 2 else None
@@ -78,8 +252,7 @@ def _denoise_channels(jobs: list[tuple[Any, np.ndarray, float, str | None]], dev
 
 def _warn_gaps(name: str, jobs: list[tuple[Any, np.ndarray, float, str | None]], labels: list[str]) -> None:
     """Say which channels hold gaps (NaN or inf), which :meth:`Model.denoise_signal` keeps."""
-    from ._pipeline import warn_gaps
-    from .runtime import MIN_STRETCH_S, finite_stretches
+    from ._arrays import MIN_STRETCH_S, finite_stretches
 
     for (_, x, fs, _), label in zip(jobs, labels):
         runs = finite_stretches(np.isfinite(x))
@@ -121,7 +294,7 @@ def denoise(
         Arrays are in the model's units (mV for ``"ecg"``, µV for ``"eeg"``) unless
         ``units`` says otherwise; channels are denoised one by one. NaN or infinite samples
         are gaps: they stay, and the stretches between them are denoised one by one
-        (those under :data:`biodae.runtime.MIN_STRETCH_S` are copied), with a warning. Image voxels that are
+        (those under :data:`biodae._arrays.MIN_STRETCH_S` are copied), with a warning. Image voxels that are
         NaN or infinite are copied too.
     model : str, path or Model, default "ecg"
         A shipped model name (:func:`biodae.runtime.available_models`), an ``.onnx``
@@ -171,8 +344,6 @@ def denoise_record(
     every channel is denoised with it. The report has ``models`` (model -> channel names)
     and ``copied`` (each channel left as it is, as ``"NAME (not ECG/EEG: why)"``).
     """
-    from ._pipeline import check_finite
-
     check_finite(obj)  # only all-NaN input is refused: gaps and holes are kept
     if isinstance(obj, Image):
         return denoise_image(obj, model, device=device, threads=threads)
@@ -188,7 +359,7 @@ def denoise_record(
             raise InputError(
                 f"{obj.source.name if obj.source else 'record'}: model {m.name!r} is an {m.modality.upper()} image "
                 "model and cannot denoise signals",
-                "leave --model out to pick the ECG/EEG model per channel, or name a signal model (ecg, eeg)",
+                "leave out model= to pick the ECG/EEG model per channel, or name a signal model (ecg, eeg)",
             )
         if model is not None and cm in ("ecg", "eeg") and m.modality and cm != m.modality:
             log.warning("channel %s looks like %s but the %s model %r was asked for", name, cm.upper(),
@@ -199,7 +370,7 @@ def denoise_record(
         raise InputError(
             f"{obj.source.name if obj.source else 'record'}: no channel looks like ECG or EEG "
             f"(channels: {', '.join(obj.channel_names)})",
-            "name the model to use with --model ecg|eeg|PATH",
+            "name the model to use with model= (ecg, eeg or an .onnx file)",
         )
     todo = [(spec, obj.data[:, c], obj.sampling_rate, obj.units[c]) for c, spec in jobs]
     _warn_gaps(obj.source.name if obj.source else "record", todo, [obj.channel_names[c] for c, _ in jobs])
@@ -207,14 +378,6 @@ def denoise_record(
     for (c, _), y in zip(jobs, done):
         out[:, c] = y
     return obj.replace(data=out), DenoiseReport(models=used, copied=choice.copied)
-
-
-def image_model_for(image: Image) -> str:
-    """The shipped model for an image: NIfTI and DICOM MR -> ``"mri"``; DICOM CT, CR, DX
-    and other radiographs, PNG and TIFF -> ``"xray"``."""
-    if image.format == "nifti" or image.modality == "mri":
-        return "mri"
-    return "xray"
 
 
 def _noise_sigmas(before: Image, after: Image) -> tuple[float | None, float | None]:
@@ -240,7 +403,7 @@ def denoise_image(
     """Denoise an :class:`~biodae.io.Image` (2D, 3D or 4D) with an image model.
 
     Volumes are denoised slice by slice along ``axis`` (default: the axis with the
-    coarsest voxel size, :func:`biodae.runtime.slice_axis`); multi-frame DICOM and
+    coarsest voxel size, :func:`biodae._arrays.slice_axis`); multi-frame DICOM and
     multi-page TIFF frame by frame. The output keeps the input's geometry and metadata,
     float32 intensities clipped to the input's range.
 
@@ -248,7 +411,7 @@ def denoise_image(
     ----------
     image : Image
     model : str, path or Model, optional
-        Default: :func:`image_model_for` the image.
+        Default: the image's modality's model (:func:`biodae._modality.default_model`).
     axis : {0, 1, 2}, optional
         Slicing axis of a NIfTI volume.
     mask : ndarray of bool, optional
@@ -263,27 +426,27 @@ def denoise_image(
         ``noise`` (input minus output, float32; 0 where the input is not finite),
         computed when ``report["noise"]`` is first read.
     """
-    from .runtime import slice_axis
+    from ._arrays import slice_axis
 
-    name = model if model is not None else image_model_for(image)
+    name = model if model is not None else default_model(image)
     m = _model(name, device, threads)
     if m.spatial_dims != 2:
         raise InputError(
             f"{image.source.name if image.source else 'image'}: model {m.name!r} is a {m.modality.upper()} signal "
             f"model and cannot denoise an image",
-            "leave --model out to use the image model for this file (mri or xray), or name one",
+            "leave out model= to use the image model for this file (mri or xray), or name one",
         )
     data = np.asarray(image.data, dtype=np.float32)
     if data.ndim >= 3:
         if image.format != "nifti":
             if axis not in (None, 0):
-                raise InputError(f"--axis {axis}: a {image.format.upper()} series is denoised frame by frame",
-                                 "leave --axis out for DICOM and TIFF inputs")
+                raise InputError(f"axis={axis}: a {image.format.upper()} series is denoised frame by frame",
+                                 "leave out axis= for DICOM and TIFF inputs")
             axis = 0
         elif axis is None:
             axis = slice_axis(image.spacing, data.shape[:3])
         elif axis not in (0, 1, 2):
-            raise InputError(f"--axis must be 0, 1 or 2 for a volume, got {axis}")
+            raise InputError(f"axis= must be 0, 1 or 2 for a volume, got {axis}")
     else:
         axis = None
     if mask is not None:
