@@ -13,7 +13,7 @@ def add_parser(sub) -> None:
         help="clean files with a denoising autoencoder (ONNX, CPU by default)",
         description=(
             "Denoise a file or every file in a directory with biodae's models. WFDB and EDF inputs pick "
-            "the ECG or EEG model per channel from signal names and units; other channels are copied. "
+            "the ECG or EEG model per channel from signal names, units and content; other channels are copied (the detail line says why). "
             "NIfTI and MR DICOM use the mri model, slice by slice; CT and X-ray DICOM, PNG and TIFF the "
             "xray model. "
             "Outputs keep the input's format, header and bit depth; without --out-dir they are written "
