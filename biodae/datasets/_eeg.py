@@ -362,38 +362,15 @@ def _concat(parts: list[EEGEpochs]) -> EEGEpochs:
 
 
 # ----------------------------------------------------------------------------- reading
-def _read_eeglab(set_path: Path) -> tuple[np.ndarray, float, list[str]]:
-    """All channels of a continuous EEGLAB .set/.fdt pair: ``(data (n, c) µV, srate, labels)``."""
-    import scipy.io
-
-    try:
-        mat = scipy.io.loadmat(str(set_path), squeeze_me=True, struct_as_record=False)
-        eeg = mat["EEG"]
-        labels = [str(ch.labels) for ch in np.atleast_1d(eeg.chanlocs)]
-        nbchan, pnts, srate, trials = int(eeg.nbchan), int(eeg.pnts), float(eeg.srate), int(eeg.trials)
-        payload = eeg.data
-    except (OSError, ValueError, KeyError, AttributeError, NotImplementedError) as exc:
-        raise InputError(f"cannot read the EEGLAB dataset {str(set_path)!r}: {exc}") from exc
-    if trials != 1:
-        raise InputError(f"{str(set_path)!r} is epoched ({trials} trials); a continuous recording is needed")
-    if isinstance(payload, str):
-        fdt = set_path.parent / payload
-        raw = np.fromfile(fdt, dtype="<f4")
-        if raw.size != nbchan * pnts:
-            raise InputError(f"{str(fdt)!r} holds {raw.size} values, expected {nbchan} x {pnts}")
-        data = raw.reshape(pnts, nbchan)  # sample-major
-    else:
-        data = np.asarray(payload).reshape(nbchan, pnts).T
-    return data.astype(np.float64), srate, labels
-
-
 def _read_recording(root: Path, rel: str) -> EEGEpochs:
     path = root / rel
     if not path.is_file():
         raise InputError(f"EEG recording not found: {str(path)!r}",
                          "point data_dir/BIODAE_DATA at the data folder holding eeg/")
     if path.suffix == ".set":
-        data, fs, labels = _read_eeglab(path)
+        from ..io._eeglab import read_eeglab
+
+        data, fs, labels = read_eeglab(path)
     else:
         from ..io import read
 

@@ -26,7 +26,7 @@ import numpy as np
 from .._errors import DependencyError, InputError
 from ._atomic import atomic_path
 from ._containers import Image
-from .nifti import _check_source, _quantize, _warnings_to_log
+from .nifti import _check_source, _quantize, _real_values, _warnings_to_log
 
 __all__ = ["read_dicom", "write_dicom", "read_raster", "write_raster"]
 
@@ -543,9 +543,7 @@ def write_dicom(
             f"{name}: data of shape {data.shape} do not match the DICOM dataset {expected}",
             "write_dicom keeps the source geometry; pass data with the shape read_dicom gave",
         )
-    if data.dtype.kind not in "biuf":
-        raise InputError(f"{name}: data of type {data.dtype} cannot be written", "pass real numbers")
-    values = data.astype(np.float64)
+    values = _real_values(data, name)
     if not np.isfinite(values).all():
         raise InputError(
             f"{name}: the data contain NaN or infinite values, which DICOM pixels cannot store",
@@ -933,8 +931,7 @@ def write_raster(image: Image, path: str | os.PathLike, *, force: bool = False) 
         )
     dtype = np.dtype(dtype_name)
     data = np.asarray(image.data)
-    if data.dtype.kind not in "biuf":
-        raise InputError(f"{name}: data of type {data.dtype} cannot be written", "pass real numbers")
+    values = _real_values(data, name)
     if fmt == "png":
         if data.ndim != 2:
             raise InputError(f"{name}: PNG holds one 2D image, got shape {data.shape}", "write a stack as TIFF")
@@ -945,7 +942,6 @@ def write_raster(image: Image, path: str | os.PathLike, *, force: bool = False) 
             f"{name}: TIFF output needs 2D or (pages, rows, cols) data, got shape {data.shape}",
             "write one image or one stack of slices per file",
         )
-    values = data.astype(np.float64)
     if not np.isfinite(values).any():
         raise InputError(f"{name}: every value is NaN or infinite; nothing to write", "check the processing")
     stored = _quantize(values, dtype, name=name)

@@ -98,6 +98,13 @@ def _int_limits(dtype: np.dtype, lo: int | None = None, hi: int | None = None) -
     return flo, fhi
 
 
+def _real_values(data: np.ndarray, name: str) -> np.ndarray:
+    """``data`` as float64, refused unless it holds real numbers (bool, integer or float)."""
+    if data.dtype.kind not in "biuf":
+        raise InputError(f"{name}: data of type {data.dtype} cannot be written", "pass real numbers")
+    return data.astype(np.float64)
+
+
 def _quantize(
     values: np.ndarray,
     dtype: np.dtype,
@@ -363,9 +370,7 @@ def write_nifti(
             f"{path.name}: data of shape {data.shape} is {data.ndim}D; a 3D or 4D volume is expected",
             "NIfTI output needs (x, y, z) or (x, y, z, t) data",
         )
-    if data.dtype.kind not in "biuf":
-        raise InputError(f"{path.name}: data of type {data.dtype} cannot be written", "pass real numbers")
-    values = data.astype(np.float64)
+    values = _real_values(data, path.name)
     if not np.isfinite(values).any():
         raise InputError(f"{path.name}: every value is NaN or infinite; nothing to write", "check the processing")
 

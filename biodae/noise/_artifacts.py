@@ -95,32 +95,10 @@ def _stamp(path: os.PathLike[str] | str) -> tuple[int, int]:
 @functools.lru_cache(maxsize=4)
 def _read_eeglab_eog(set_path: str, stamp: tuple[int, int]) -> tuple[np.ndarray, float]:
     """EOG1/EOG2 of an EEGLAB .set/.fdt pair: ``(data (n_samples, 2) µV, srate)``."""
-    import scipy.io
+    from ..io._eeglab import read_eeglab
 
-    try:
-        mat = scipy.io.loadmat(set_path, squeeze_me=True, struct_as_record=False)
-        eeg = mat["EEG"]
-        labels = [str(ch.labels) for ch in np.atleast_1d(eeg.chanlocs)]
-        nbchan, pnts, srate, trials = int(eeg.nbchan), int(eeg.pnts), float(eeg.srate), int(eeg.trials)
-        payload = eeg.data
-    except (OSError, ValueError, KeyError, AttributeError, NotImplementedError) as exc:
-        raise InputError(f"cannot read the EEGLAB dataset {set_path!r}: {exc}") from exc
-    if trials != 1:
-        raise InputError(f"{set_path!r} is epoched ({trials} trials); a continuous recording is needed")
-    missing = [c for c in EOG_CHANNELS if c not in labels]
-    if missing:
-        raise InputError(f"{set_path!r} has no channel(s) {', '.join(missing)} (channels: {', '.join(labels)})")
-    if isinstance(payload, str):
-        fdt = os.path.join(os.path.dirname(set_path), payload)
-        if not os.path.isfile(fdt):
-            raise InputError(f"the data file {fdt!r} named by {set_path!r} is missing")
-        raw = np.fromfile(fdt, dtype="<f4")
-        if raw.size != nbchan * pnts:
-            raise InputError(f"{fdt!r} holds {raw.size} values, expected {nbchan} x {pnts}")
-        data = raw.reshape(pnts, nbchan)  # .fdt is sample-major: [pnts x nbchan]
-    else:
-        data = np.asarray(payload).reshape(nbchan, pnts).T
-    eog = data[:, [labels.index(c) for c in EOG_CHANNELS]].astype(np.float64)
+    data, srate, labels = read_eeglab(set_path, required=EOG_CHANNELS)
+    eog = data[:, [labels.index(c) for c in EOG_CHANNELS]]
     if not np.all(np.isfinite(eog)):
         raise InputError(f"the EOG channels of {set_path!r} hold NaN or infinite samples")
     return readonly(np.ascontiguousarray(eog)), srate

@@ -184,6 +184,16 @@ def poisson_gaussian(
     return (counts / scale).astype(float_dtype(x.dtype), copy=False)
 
 
+def _anscombe_params(gain: float, sigma: float, mu: float) -> tuple[float, float, float]:
+    """``(gain, sigma, mu)`` of the generalized Anscombe transform, checked: gain > 0, sigma >= 0, mu finite."""
+    a = _nonneg_scalar(gain, "gain", strict=True)
+    s = _nonneg_scalar(sigma, "sigma")
+    m = float(mu)
+    if not np.isfinite(m):
+        raise InputError(f"mu must be finite, got {mu!r}")
+    return a, s, m
+
+
 def generalized_anscombe(x: ArrayLike, *, gain: float, sigma: float, mu: float = 0.0) -> np.ndarray:
     """Generalized Anscombe transform: Poisson–Gaussian noise to ~unit-variance Gaussian.
 
@@ -219,11 +229,7 @@ def generalized_anscombe(x: ArrayLike, *, gain: float, sigma: float, mu: float =
        22(1):91-103, 2013.
     """
     z = as_finite_array(x, "x").astype(np.float64)
-    a = _nonneg_scalar(gain, "gain", strict=True)
-    s = _nonneg_scalar(sigma, "sigma")
-    m = float(mu)
-    if not np.isfinite(m):
-        raise InputError(f"mu must be finite, got {mu!r}")
+    a, s, m = _anscombe_params(gain, sigma, mu)
     # Normalized form (Mäkitalo & Foi): z' = (z - mu)/a, s' = s/a, f = 2 sqrt(z' + 3/8 + s'^2).
     zn = (z - m) / a
     return 2.0 * np.sqrt(np.maximum(zn + 0.375 + (s / a) ** 2, 0.0))
@@ -267,11 +273,7 @@ def inverse_generalized_anscombe(d: ArrayLike, *, gain: float, sigma: float, mu:
        20(9):2697-2698, 2011.
     """
     dd = as_finite_array(d, "d").astype(np.float64)
-    a = _nonneg_scalar(gain, "gain", strict=True)
-    s = _nonneg_scalar(sigma, "sigma")
-    m = float(mu)
-    if not np.isfinite(m):
-        raise InputError(f"mu must be finite, got {mu!r}")
+    a, s, m = _anscombe_params(gain, sigma, mu)
     r = np.sqrt(1.5)
     D = np.maximum(dd, _D_MIN)
     inv = D**2 / 4.0 + r / (4.0 * D) - 11.0 / (8.0 * D**2) + 5.0 * r / (8.0 * D**3) - 0.125 - (s / a) ** 2
