@@ -11,7 +11,17 @@ import pytest
 import biodae
 from biodae.runtime import check_contract, load_model
 
-MODELS = sorted((Path(__file__).resolve().parents[1] / "models").glob("*.onnx"))
+
+def _is_latent(path: Path) -> bool:
+    import onnx
+
+    return any(e.key == "biodae.task" and e.value == "latent" for e in onnx.load(str(path)).metadata_props)
+
+
+ALL = sorted((Path(__file__).resolve().parents[1] / "models").glob("*.onnx"))
+#: the denoisers; the latent models (biodae.latent, docs/onnx.md "Latent models") are tested in tests/test_beats.py
+LATENT = [p for p in ALL if _is_latent(p)]
+MODELS = [p for p in ALL if p not in LATENT]
 SIGNAL = [p for p in MODELS if load_model(p).spatial_dims == 1]
 IMAGE = [p for p in MODELS if load_model(p).spatial_dims == 2]
 
@@ -20,6 +30,10 @@ def test_models_are_shipped():
     names = {p.stem for p in MODELS}
     assert {"ecg", "ecg-qtdb-bw", "eeg", "mri", "xray"} <= names, names
     assert set(biodae.runtime.available_models()) == names  # found through the installed package
+    latent = {p.stem for p in LATENT}
+    assert {"ecg-beats", "ecg-beats-aami"} <= latent
+    assert set(biodae.runtime.available_models(task="latent")) == latent
+    assert set(biodae.runtime.available_models(task=None)) == names | latent
 
 
 @pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)

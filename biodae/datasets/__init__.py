@@ -18,7 +18,9 @@ from ._eeg import (
     preprocess_eeg,
     reject_epochs,
 )
+from ._paths import cache_root, data_root
 from ._ecg import (
+    mitdb_ds1_dir,
     ECG_SAMPLING_RATE,
     ECG_SPLITS,
     NOISE_KINDS,
@@ -38,6 +40,9 @@ from ._deepfilter import (
 )
 
 __all__ = [
+    "data_root",
+    "cache_root",
+    "mitdb_ds1_dir",
     "IMAGE_SOURCES",
     "IMAGE_SPLITS",
     "ImagePatchMixer",

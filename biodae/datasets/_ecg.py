@@ -97,6 +97,22 @@ class ECGRecord:
     data: np.ndarray
 
 
+def mitdb_ds1_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """The folder of the MIT-BIH Arrhythmia DS1 records (unpacked once into ``BIODAE_CACHE`` from
+    ``ecg/mitdb-ds1.tar.xz`` when the data folder holds the archive).
+
+    Raises
+    ------
+    InputError
+        No data folder, or no DS1 records in it.
+    """
+    root = data_root(data_dir, "ecg", "ecg/mitdb-ds1.tar.xz")
+    d = _mitdb_dir(root, cache_root())
+    if d is None:
+        raise InputError(f"no MIT-BIH DS1 records under {root}", "point BIODAE_DATA (data_dir=) at the shared data folder")
+    return d
+
+
 def _mitdb_dir(ecg_root: Path, cache: Path) -> Path | None:
     """The unpacked MIT-BIH DS1 folder: ``ecg/mitdb`` if present, else unpacked once into the cache."""
     if (ecg_root / "mitdb").is_dir():

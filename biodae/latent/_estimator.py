@@ -499,7 +499,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         meta = {
             "biodae.schema_version": "1",
             "biodae.task": "latent",
-            "biodae.version": __version__,
+            "biodae.name": "autoencoder",
+            "biodae.version": "0.0.0",
             "producer": f"biodae {__version__} (biodae.latent, onnx opset {_onnx.OPSET})",
             "biodae.kind": self.kind,
             "biodae.arch": self.arch,
@@ -695,7 +696,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     # ------------------------------------------------------------------ files
 
-    def save(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+    def save(self, path: str | os.PathLike[str], *, force: bool = False, name: str | None = None,
+             version: str | None = None) -> Path:
         """Write the fitted model as one self-contained ONNX file (``docs/onnx.md``, "Latent models").
 
         Parameters
@@ -704,6 +706,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             Output file, conventionally ``.onnx``; written atomically.
         force : bool, default False
             Overwrite an existing file.
+        name, version : str, optional
+            The model's name and semantic version in the file (``biodae.name``, ``biodae.version``,
+            as the denoisers carry theirs); default ``"autoencoder"`` and ``"0.0.0"``, or what a
+            loaded file said.
 
         Returns
         -------
@@ -717,9 +723,17 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         check_is_fitted(self, "onnx_model_")
         from ..io import atomic_path
 
+        data = self.onnx_model_
+        if name is not None or version is not None:
+            meta = _onnx.read_metadata(data)
+            meta.update({k: v for k, v in (("biodae.name", name), ("biodae.version", version)) if v is not None})
+            meta.pop("biodae.weights_sha256", None)
+            import onnx
+
+            data = _onnx.serialize(onnx.load_model_from_string(data), meta)
         path = Path(path)
         with atomic_path(path, force=force) as tmp:
-            tmp.write_bytes(self.onnx_model_)
+            tmp.write_bytes(data)
         return path
 
     @classmethod

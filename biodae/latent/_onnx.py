@@ -42,7 +42,7 @@ OUTPUTS = ("code", "reconstruction", "score", "proba", "decoded")
 
 #: Metadata every latent-model file carries (``biodae.classes`` only supervised ones).
 METADATA_KEYS = (
-    "biodae.schema_version", "biodae.task", "biodae.version", "producer", "biodae.kind", "biodae.arch",
+    "biodae.schema_version", "biodae.task", "biodae.name", "biodae.version", "producer", "biodae.kind", "biodae.arch",
     "biodae.latent_dim", "biodae.n_features", "biodae.threshold", "biodae.threshold_rule", "biodae.score",
     "biodae.standardisation", "biodae.inputs", "biodae.outputs", "biodae.params", "biodae.weights_sha256",
 )

@@ -68,7 +68,7 @@ def available_models(task: str | None = "denoise") -> list[str]:
     if task not in ("denoise", "latent", None):
         raise InputError(f"task={task!r} is not known", "choose 'denoise', 'latent' or None")
     try:
-        paths = sorted(_models_dir().glob("*.onnx"))
+        paths = sorted(_models_dir().glob("*.onnx"), key=lambda p: p.stem)
     except (ModuleNotFoundError, FileNotFoundError):  # pragma: no cover - broken install
         return []
     return [p.stem for p in paths if task is None or _task_of(p) == task]

@@ -44,6 +44,13 @@ def test_models_lists_every_shipped_model_from_its_metadata(capsys):
     assert sorted(listed) == sorted(p.stem for p in shipped)
     for path in shipped:
         meta = metadata(path)
+        if meta.get("biodae.task") == "latent":  # biodae.latent models (docs/onnx.md, "Latent models")
+            block = listed[path.stem]
+            assert block.splitlines()[0].split()[:3] == [path.stem, meta["biodae.version"], "LATENT"]
+            assert f"expects  {meta['biodae.n_features']} features per row" in block
+            assert f"flagged above {float(meta['biodae.threshold']):.4g}" in block
+            assert Path(block.split("card     ")[1].split()[0]).resolve() == path.with_suffix(".md").resolve()
+            continue
         block = listed[meta["biodae.name"]]
         head = block.splitlines()[0].split()
         assert head[1] == meta["biodae.version"] and head[2] == meta["biodae.modality"].upper()

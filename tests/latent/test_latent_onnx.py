@@ -14,7 +14,7 @@ ort = pytest.importorskip("onnxruntime")
 from biodae import InputError, OutputExistsError  # noqa: E402
 from biodae._version import __version__  # noqa: E402
 from biodae.latent import Autoencoder  # noqa: E402
-from biodae.latent._onnx import METADATA_KEYS, check_latent_file  # noqa: E402
+from biodae.latent._onnx import METADATA_KEYS, check_latent_file, read_metadata  # noqa: E402
 from biodae.runtime import weights_sha256  # noqa: E402
 
 
@@ -41,7 +41,8 @@ def test_file_follows_the_contract(fitted):
         meta = {p.key: p.value for p in proto.metadata_props}
         assert set(METADATA_KEYS) <= set(meta)
         assert proto.ir_version == 10 and [(o.domain, o.version) for o in proto.opset_import] == [("", 18)]
-        assert meta["biodae.version"] == __version__ and meta["biodae.task"] == "latent"
+        assert meta["biodae.version"] == "0.0.0" and meta["biodae.name"] == "autoencoder"
+        assert meta["producer"].startswith(f"biodae {__version__} ") and meta["biodae.task"] == "latent"
         assert meta["biodae.kind"] == ae.kind and meta["biodae.arch"] == ae.arch
         assert int(meta["biodae.latent_dim"]) == ae.latent_dim_ and int(meta["biodae.n_features"]) == 12
         assert float(meta["biodae.threshold"]) == ae.threshold_
@@ -118,6 +119,20 @@ def test_save_and_load_give_identical_outputs(fitted, tmp_path, which):
     # a loaded model can be refitted from its parameters
     refit = Autoencoder(**back.get_params()).fit(X, labels if which == "sup" else None)
     assert refit.transform(X).shape == Z.shape
+
+
+def test_save_with_a_name_and_version_changes_only_those(fitted, tmp_path):
+    X, _, sup, _ = fitted
+    path = sup.save(tmp_path / "named.onnx", name="ecg-test", version="2.1.0")
+    meta = read_metadata(path.read_bytes())
+    plain = read_metadata(sup.onnx_model_)
+    assert meta["biodae.name"] == "ecg-test" and meta["biodae.version"] == "2.1.0"
+    assert {k: v for k, v in meta.items() if k not in ("biodae.name", "biodae.version")} == {
+        k: v for k, v in plain.items() if k not in ("biodae.name", "biodae.version")}
+    assert not check_latent_file(path.read_bytes())
+    back = Autoencoder.load(path)
+    np.testing.assert_array_equal(back.score_samples(X), sup.score_samples(X))
+    np.testing.assert_array_equal(back.predict(X), sup.predict(X))
 
 
 def test_save_refuses_to_overwrite_and_load_refuses_other_files(fitted, tmp_path):

@@ -1,0 +1,189 @@
+"""biodae.beats: R peaks, windows, RR features, AAMI classes; the shipped beat models (ecg-beats, ecg-beats-aami)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from biodae._errors import InputError
+from biodae.beats import (
+    AAMI_MAP, FEATURE_RR_REPEAT, N_RR_FEATURES, aami_class, beat_features, extract_beats, load_beat_model,
+    rr_features, score_beats,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+EXCERPT_BEATS = [113, 329, 527, 727, 924, 1127, 1325, 1534, 1745, 1951, 2138, 2331]  # sel100_10s.atr, 250 Hz
+
+
+def test_aami_mapping_is_ec57():
+    want = {"N": "NLRej", "S": "AaJS", "V": "VE", "F": "F", "Q": "/fQ"}
+    for cls, symbols in want.items():
+        for s in symbols:
+            assert aami_class(s) == cls, s
+    assert sorted(AAMI_MAP) == sorted("".join(want.values()))
+    for s in "+~|!x\"[]()ptu^`'sT*D=@":  # rhythm, noise, quality, flutter waves, wave boundaries: not beats
+        assert aami_class(s) is None, s
+
+
+def test_rr_features():
+    s = np.array([0, 360, 720, 900, 1440])
+    pre, post, local = rr_features(s, sampling_rate=360)
+    np.testing.assert_allclose(pre, [1.0, 1.0, 1.0, 0.5, 1.5])
+    np.testing.assert_allclose(post, [1.0, 1.0, 0.5, 1.5, 1.5])
+    np.testing.assert_allclose(local, np.full(5, 4.0 / 4))  # ten beats either side: all four intervals
+    # the local mean only sees ten beats either side
+    s = np.concatenate([np.arange(30) * 360, 29 * 360 + np.arange(1, 31) * 180])  # 29 RR of 1 s, then 30 of 0.5 s
+    pre, post, local = rr_features(s, sampling_rate=360)
+    assert local[0] == 1.0 and local[-1] == 0.5
+    np.testing.assert_allclose(local[30], (9 * 1.0 + 11 * 0.5) / 20)  # the intervals between beats 20 and 40
+    assert all(np.isnan(v).all() for v in rr_features(np.array([5]), sampling_rate=360))
+
+
+def test_extract_from_annotations(test_data):
+    rec = test_data / "signals" / "sel100_10s"
+    b = extract_beats(rec, annotator="atr")
+    assert b.sample.tolist() == EXCERPT_BEATS and b.dropped == 0
+    assert set(b.symbol) == {"N"} and set(b.aami) == {"N"} and b.channel == "MLII" and b.source == "annotation:atr"
+    # 250 Hz record, windows resampled to 360 Hz: 0.25 s before R and 0.4 s after
+    assert b.windows.shape == (12, 90 + 144) and b.window_rate == 360 and b.sampling_rate == 250
+    np.testing.assert_allclose(b.rr_pre[1:], np.diff(EXCERPT_BEATS) / 250)
+    # R (a tall positive peak on MLII) lies at the window's sample 90, within 15 ms
+    assert np.all(np.abs(np.argmax(b.windows, axis=1) - 90) <= 5)
+    # the same beats from the other lead by name
+    v5 = extract_beats(rec, annotator="atr", channel="V5")
+    assert v5.channel == "V5" and not np.allclose(v5.windows, b.windows)
+    # a shorter window at another rate
+    short = extract_beats(rec, annotator="atr", window=(-0.1, 0.1), window_rate=250)
+    assert short.windows.shape == (12, 50)
+
+
+def test_non_beat_annotations_are_skipped(test_data):
+    """.pu1 holds wave boundaries '(' ')' and P/T peaks around each QRS peak 'N': only the N marks are beats."""
+    import wfdb
+
+    rec = test_data / "signals" / "sel100_10s"
+    ann = wfdb.rdann(str(rec), "pu1")
+    b = extract_beats(rec, annotator="pu1")
+    want = [s for s, sym in zip(ann.sample, ann.symbol) if sym == "N"]
+    assert len(ann.sample) > 3 * len(want) > 0
+    inside = [s for s in want if s - 62.5 >= 0 and s + 100 <= 2500]
+    assert b.sample.tolist() == inside
+    # the QRS peaks of the wave-boundary annotator are the atr beats, within 40 ms
+    assert np.all(np.min(np.abs(b.sample[:, None] - np.array(EXCERPT_BEATS)[None]), axis=1) <= 10)
+
+
+def test_detected_peaks_match_the_annotations(test_data):
+    b = extract_beats(test_data / "signals" / "sel100_10s")
+    assert b.source == "xqrs" and set(b.symbol) == {""} and set(b.aami) == {""}
+    assert len(b) == len(EXCERPT_BEATS)
+    assert np.all(np.abs(b.sample - np.array(EXCERPT_BEATS)) <= 0.03 * 250)
+
+
+def test_edf_input_detects_the_same_beats(tmp_path, test_data):
+    """An EDF with the excerpt's MLII in uV: same R peaks as the WFDB record, windows in mV."""
+    pyedflib = pytest.importorskip("pyedflib")
+    import biodae
+
+    sig = biodae.read(test_data / "signals" / "sel100_10s")
+    x = sig.data[:, 0] * 1000.0
+    path = tmp_path / "sel100.edf"
+    with pyedflib.EdfWriter(str(path), 1, file_type=pyedflib.FILETYPE_EDFPLUS) as w:
+        w.setSignalHeaders([{"label": "ECG MLII", "dimension": "uV", "sample_frequency": 250,
+                             "physical_max": 10000.0, "physical_min": -10000.0, "digital_max": 32767,
+                             "digital_min": -32768, "transducer": "", "prefilter": ""}])
+        w.writeSamples([x])
+    b = extract_beats(path)
+    ref = extract_beats(test_data / "signals" / "sel100_10s")
+    # the record steps by 5 uV: its R peaks have flat tops, and the finer EDF steps may move a peak by a sample or two
+    assert len(b) == len(ref) and np.all(np.abs(b.sample - ref.sample) <= 2)
+    # the same windows (in mV, not uV) wherever the peak did not move
+    same = b.sample == ref.sample
+    assert same.sum() >= len(ref) // 3
+    np.testing.assert_allclose(b.windows[same], ref.windows[same], atol=2e-3)  # EDF quantisation: 0.3 uV steps
+
+
+def test_extract_errors(test_data):
+    rec = test_data / "signals" / "sel100_10s"
+    with pytest.raises(InputError, match=r"no annotation file '\.abc'.*atr, pu1, q1c"):
+        extract_beats(rec, annotator="abc")
+    with pytest.raises(InputError, match="no channel named 'II'"):
+        extract_beats(rec, annotator="atr", channel="II")
+    with pytest.raises(InputError, match="must span R"):
+        extract_beats(rec, window=(0.1, 0.4))
+
+
+def test_features(test_data):
+    b = extract_beats(test_data / "signals" / "sel100_10s", annotator="atr")
+    X = beat_features(b)
+    n_win = b.windows.shape[1]
+    assert X.shape == (12, n_win + N_RR_FEATURES * FEATURE_RR_REPEAT) and X.dtype == np.float32
+    rr = X[:, n_win:].reshape(12, N_RR_FEATURES, FEATURE_RR_REPEAT)
+    assert np.all(rr == rr[:, :, :1])  # each RR feature repeated
+    np.testing.assert_allclose(rr[:, 2, 0], b.rr_pre, rtol=1e-6)
+    np.testing.assert_allclose(rr[:, 0, 0], b.rr_pre / b.rr_local, rtol=1e-6)
+    # per-record scale: the median beat spans 1 peak to peak, and a 3x gain changes nothing
+    assert np.median(np.ptp(X[:, :n_win], axis=1)) == pytest.approx(1.0, rel=1e-5)
+    np.testing.assert_allclose(beat_features(dataclasses.replace(b, windows=3 * b.windows)), X, rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------- the shipped beat models
+
+def test_shipped_beat_models_follow_the_contract():
+    from biodae.latent import _onnx
+
+    for name in ("ecg-beats", "ecg-beats-aami"):
+        path = ROOT / "models" / f"{name}.onnx"
+        assert _onnx.check_latent_file(path.read_bytes()) == []
+        ae = load_beat_model(name)
+        assert ae.n_features_in_ == 234 + N_RR_FEATURES * FEATURE_RR_REPEAT
+        text = path.with_suffix(".md").read_text().lower()
+        for section in ("training data", "features", "command", "metrics", "intended use", "limits", "licence"):
+            assert f"## {section}" in text, f"{name}.md lacks '{section}'"
+    assert list(load_beat_model("ecg-beats-aami").classes_) == ["F", "N", "S", "V"]
+    with pytest.raises(InputError, match="no shipped beat model named 'ecg'"):
+        load_beat_model("ecg")  # a denoiser
+    from biodae.runtime import load_model
+
+    with pytest.raises(InputError, match="a latent model"):
+        load_model("ecg-beats")
+
+
+def test_shipped_models_on_an_unseen_patient(test_data):
+    """sel100 is MIT-BIH record 100 (DS2, never trained on), at 250 Hz: twelve normal beats."""
+    b = extract_beats(test_data / "signals" / "sel100_10s", annotator="atr")
+    t = score_beats(b, "ecg-beats")
+    assert t["sample"].tolist() == EXCERPT_BEATS and t["z"].shape == (12, 16) and set(t["class"]) == {""}
+    ae = load_beat_model("ecg-beats")
+    X = beat_features(b)
+    np.testing.assert_allclose(t["score"], ae.score_samples(X), rtol=1e-5)
+    np.testing.assert_allclose(t["z"], ae.transform(X), rtol=1e-5, atol=1e-6)
+    assert t["flag"].tolist() == (t["score"] > ae.threshold_).astype(int).tolist()
+    a = score_beats(b, "ecg-beats-aami")
+    assert np.mean(a["class"] == "N") >= 11 / 12
+    with pytest.raises(InputError, match="takes 250 features"):
+        score_beats(extract_beats(test_data / "signals" / "sel100_10s", annotator="atr", window=(-0.2, 0.4)),
+                    "ecg-beats")
+
+
+@pytest.mark.parametrize("record", ["106", "223"])
+def test_shipped_models_on_held_out_ds1_records(biodae_data, record):
+    """Test records of both models (never trained on, nor used for the threshold): ventricular beats are
+    flagged far more often than normal ones, and classified as V."""
+    from biodae.datasets import mitdb_ds1_dir
+    from biodae.latent.train_beats import TEST_RECORDS
+
+    assert record in TEST_RECORDS
+    b = extract_beats(mitdb_ds1_dir(biodae_data) / record, annotator="atr")
+    n, v = b.aami == "N", b.aami == "V"
+    assert n.sum() > 1000 and v.sum() > 400
+    t = score_beats(b, "ecg-beats")
+    assert t["flag"][v].mean() > 0.95 and t["flag"][v].mean() > t["flag"][n].mean() + 0.2
+    from sklearn.metrics import roc_auc_score
+
+    assert roc_auc_score(v[n | v], t["score"][n | v]) > 0.8  # 106: 0.86, 223: 0.98
+    a = score_beats(b, "ecg-beats-aami")
+    assert np.mean(a["class"][v] == "V") > np.mean(a["class"][n] == "V") + 0.2
+    assert np.mean(a["class"][n] == "N") > 0.6  # 106: 0.98, 223: 0.68 (it calls 633 of them F)
