@@ -121,9 +121,13 @@ def _write_all(items: list[tuple[Any, Path]], *, force: bool, write_kwargs: dict
     created: list[Path] = []
     try:
         for obj, path in items:
-            kwargs = {**write_kwargs, **obj.meta.get("write_kwargs", {})} if obj.format == "nifti" else {}
-            fresh = not _visible(path, obj.format).exists()
-            files = io.write(obj, path, force=force, **kwargs)
+            if hasattr(obj, "write_files"):  # an output of its own kind (biodae beats: a table and annotations)
+                fresh = not Path(path).exists()
+                files = obj.write_files(path, force=force)
+            else:
+                kwargs = {**write_kwargs, **obj.meta.get("write_kwargs", {})} if obj.format == "nifti" else {}
+                fresh = not _visible(path, obj.format).exists()
+                files = io.write(obj, path, force=force, **kwargs)
             written += files
             if fresh:
                 created += files

@@ -31,11 +31,20 @@ class Task:
     planned: tuple[Path, ...] = ()
     error: str | None = None
     skip: str | None = None
+    #: outputs named after the input with fixed suffixes (``biodae beats``: ``.beats.csv``), not
+    #: a copy of the input's format
+    named: bool = False
 
 
 def _visible(output: Path, fmt: str) -> Path:
     """The file that makes an output visible (a WFDB record's ``.hea``)."""
     return output.with_name(output.name + ".hea") if fmt == "wfdb" else output
+
+
+def _stem(path: Path) -> str:
+    """A file name without its extension (``scan.nii.gz`` -> ``scan``)."""
+    name = path.name
+    return name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else Path(name).stem
 
 
 def extra_output(source: Path, output: Path, fmt: str, suffix: str) -> Path:
@@ -45,9 +54,8 @@ def extra_output(source: Path, output: Path, fmt: str, suffix: str) -> Path:
     if fmt == "wfdb":
         stem = source.stem if source.suffix.lower() in (".hea", ".dat", ".mat") else source.name
         return output.parent / f"{stem}{suffix}"
-    name = source.name
-    stem = name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else Path(name).stem
-    return output.parent / f"{stem}{suffix}{name[len(stem):]}"
+    stem = _stem(source)
+    return output.parent / f"{stem}{suffix}{source.name[len(stem):]}"
 
 
 def plan(
@@ -57,6 +65,7 @@ def plan(
     tag: str,
     force: bool = False,
     extra_suffixes: Sequence[str] = (),
+    named: Sequence[str] = (),
 ) -> list[Task]:
     """A :class:`Task` per source: output paths, sources that collide, outputs that exist.
 
@@ -64,6 +73,10 @@ def plan(
     a large archive skips finished records at once. A record counts as finished when its
     visible output (a WFDB ``.hea``, or the file) or one of its declared extras
     (``extra_suffixes``) exists: such outputs are never overwritten without ``force``.
+
+    With ``named`` (suffixes such as ``(".beats.csv", ".anom")``) a source's outputs are files
+    named after it with those suffixes, in the folder its output would go to, instead of a
+    record or image in its own format; the first is :attr:`Task.output`.
     """
     if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
         raise InputError(f"the output folder {out_dir} is a file, not a folder",
@@ -81,8 +94,13 @@ def plan(
         except (InputError, ValueError) as exc:
             tasks.append(Task(name, s.path.absolute(), Path(), "", error=str(exc)))
             continue
-        planned = (_visible(out, fmt),) + tuple(
-            _visible(extra_output(s.path, out, fmt, sfx), fmt) for sfx in extra_suffixes)
+        if named:
+            stem = out.name if fmt == "wfdb" else _stem(out)
+            planned = tuple(out.parent / f"{stem}{sfx}" for sfx in named)
+            out = planned[0]
+        else:
+            planned = (_visible(out, fmt),) + tuple(
+                _visible(extra_output(s.path, out, fmt, sfx), fmt) for sfx in extra_suffixes)
         clash = next((owner[p] for p in planned if p in owner), None)
         if clash is not None:
             tasks.append(Task(name, s.path.absolute(), out, fmt, planned, error=(
@@ -91,9 +109,9 @@ def plan(
         owner.update({p: name for p in planned})
         existing = [p for p in planned if p.exists()]
         skip = f"output exists: {existing[0]} (use --force)" if existing and not force else None
-        tasks.append(Task(name, s.path.absolute(), out, fmt, planned, skip=skip))
+        tasks.append(Task(name, s.path.absolute(), out, fmt, planned, skip=skip, named=bool(named)))
     guard_inputs([t.source for t in tasks if t.format], [
-        (p, t.format, f"the output of {t.name}") for t in tasks if t.format for p in t.planned],
+        (p, "file" if t.named else t.format, f"the output of {t.name}") for t in tasks if t.format for p in t.planned],
         advice="choose an output folder that holds none of the inputs" if out_dir is not None
         else "rename that input, or write the outputs into another folder")
     return tasks

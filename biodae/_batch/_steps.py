@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import numpy as np
 from .. import io
 from .._errors import InputError
 
-__all__ = ['Denoise', 'Filter']
+__all__ = ["Denoise", "Filter", "Beats", "BeatTable", "BEATS_SUFFIX"]
 
 
 # ----------------------------------------------------------------------------- steps
@@ -132,3 +133,100 @@ class Filter:
 
 def _fmt_params(params: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in sorted(params.items()))
+
+
+@dataclass
+class BeatTable:
+    """What ``biodae beats`` writes for one record: the beat table (CSV) and WFDB annotations at the
+    flagged beats, as one group (:meth:`write_files`)."""
+
+    rows: dict[str, np.ndarray]
+    record: str
+    sampling_rate: float
+    extension: str
+    model: str
+    format: str = "beats"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def annotation_path(self, table: Path) -> Path:
+        """``OUT/<record>.<extension>`` beside ``OUT/<record>.beats.csv``."""
+        return table.parent / f"{table.name[: -len(BEATS_SUFFIX)]}.{self.extension}"
+
+    def write_files(self, path: str | os.PathLike, *, force: bool = False) -> list[Path]:
+        """Write the table at ``path`` and the annotations beside it, atomically as a group (table last)."""
+        import csv
+
+        import wfdb
+
+        table = Path(path)
+        ann = self.annotation_path(table)
+        r = self.rows
+        flagged = np.flatnonzero(r["flag"] == 1)
+        with io.atomic_group([ann, table], force=force) as (tmp_ann, tmp_table):
+            k = r["z"].shape[1]
+            with open(tmp_table, "w", newline="", encoding="utf-8") as f:
+                w = csv.writer(f)
+                w.writerow(["sample", "symbol", "score", "flag", "class"] + [f"z{i}" for i in range(k)])
+                for i in range(len(r["sample"])):
+                    w.writerow([int(r["sample"][i]), r["symbol"][i], f"{r['score'][i]:.6g}", int(r["flag"][i]),
+                                r["class"][i]] + [f"{v:.6g}" for v in r["z"][i]])
+            # a comment annotation at each flagged beat: any WFDB viewer shows it, no beat label is claimed
+            notes = [f"biodae {self.model}: anomaly score {r['score'][i]:.3g}"
+                     + (f", class {r['class'][i]}" if r["class"][i] else "") for i in flagged]
+            stem = tmp_ann.name[: -len(self.extension) - 1]
+            if len(flagged):
+                wfdb.wrann(stem, self.extension, r["sample"][flagged].astype(np.int64), symbol=['"'] * len(flagged),
+                           aux_note=notes, fs=self.sampling_rate, write_dir=str(tmp_ann.parent))
+            else:  # wrann refuses an empty list: a WFDB annotation file with no annotation is its end mark alone
+                tmp_ann.write_bytes(b"\x00\x00")
+        return [ann, table]
+
+
+#: The name ``biodae beats`` gives a record's beat table (``OUT/<record>.beats.csv``).
+BEATS_SUFFIX = ".beats.csv"
+
+
+@dataclass(frozen=True)
+class Beats:
+    """The ``biodae beats`` step: extract a record's beats and score them with a beat model.
+
+    Parameters
+    ----------
+    model : str or path
+        A shipped beat model (``ecg-beats``, ``ecg-beats-aami``) or an ``.onnx`` file written by
+        :meth:`biodae.latent.Autoencoder.save`.
+    annotator : str, optional
+        The annotation file to take R peaks and symbols from (``atr``); None detects the beats.
+    extension : str
+        The annotation extension written at the flagged beats (never the input annotator's).
+    """
+
+    model: str = "ecg-beats"
+    annotator: str | None = None
+    extension: str = "anom"
+    threads: int | None = None
+
+    def __call__(self, obj: io.Signal | io.Image) -> tuple:
+        from ..beats import extract_beats, load_beat_model, score_beats
+
+        if not isinstance(obj, io.Signal):
+            raise InputError(f"{obj.source.name if obj.source else 'input'} is an image; beats come from ECG records",
+                             "give WFDB or EDF records")
+        if self.annotator is not None and self.annotator == self.extension:
+            raise InputError(f"annotator={self.annotator} is also the extension the flags are written under",
+                             "choose another extension for the flags")
+        if self.annotator is not None and not any(str(p).endswith(f".{self.annotator}")
+                                                  for p in obj.meta.get("annotation_files") or []):
+            raise InputError(f"{obj.source.name if obj.source else 'record'} has no '{self.annotator}' annotation file",
+                             "name an annotator the record has (e.g. atr), or leave out annotator= to detect the beats")
+        ae = load_beat_model(self.model)
+        beats = extract_beats(obj, annotator=self.annotator)
+        rows = score_beats(beats, ae)
+        label = Path(str(self.model)).stem
+        n, flagged = len(rows["sample"]), int(np.sum(rows["flag"]))
+        detail = f"{label}: {n} beats, {flagged} flagged" + (f" ({flagged / n:.0%})" if n else "")
+        classes = [c for c in rows["class"] if c]
+        if classes:
+            detail += "; " + ", ".join(f"{c} {classes.count(c)}" for c in "NSVFQ" if c in classes)
+        record = obj.meta.get("record_name") or (obj.source.name if obj.source else "record")
+        return BeatTable(rows, str(record), float(obj.sampling_rate), self.extension, label), detail

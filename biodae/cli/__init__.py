@@ -13,12 +13,12 @@ from collections.abc import Sequence
 
 from .._errors import BiodaeError
 from .._version import __version__
-from . import _denoise, _export, _filter, _info, _models, _train
+from . import _beats, _denoise, _export, _filter, _info, _models, _train
 from ._flags import for_the_command_line
 
 __all__ = ["main", "build_parser"]
 
-_COMMANDS = (_info, _filter, _denoise, _models, _train, _export)
+_COMMANDS = (_info, _filter, _denoise, _beats, _models, _train, _export)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,19 +27,25 @@ def import_recipes(what: str):
     return recipes
 
 
-def add_io_arguments(p) -> None:
+def add_io_arguments(p, *, images: bool = True, out_dir_required: bool = False) -> None:
+    """The inputs, outputs and batch options every file-processing command shares (``images``: also
+    ``--dtype`` and ``--plot``, for commands that write records and images back)."""
     p.add_argument(
         "input", metavar="INPUT", nargs="+",
         help="files, WFDB records (a .hea or the path without extension), folders, PhysioNet RECORDS files "
              "or quoted glob patterns ('data/**/*.hea')",
     )
-    p.add_argument("--out-dir", "-o", metavar="DIR", help="write outputs here under the input's own names")
+    p.add_argument("--out-dir", "-o", metavar="DIR", required=out_dir_required,
+                   help="write outputs here under the input's own names")
     p.add_argument("--force", action="store_true", help="overwrite outputs that already exist")
-    p.add_argument(
-        "--dtype", default=None, metavar="DTYPE",
-        help="NIfTI output type: float32 (default) or 'input' (the input's type, rounded and clipped)",
-    )
-    p.add_argument("--plot", metavar="FILE.png", help=PLOT_HELP)
+    if images:
+        p.add_argument(
+            "--dtype", default=None, metavar="DTYPE",
+            help="NIfTI output type: float32 (default) or 'input' (the input's type, rounded and clipped)",
+        )
+        p.add_argument("--plot", metavar="FILE.png", help=PLOT_HELP)
+    else:
+        p.set_defaults(dtype=None, plot=None)
     g = p.add_argument_group("batches (several inputs, a folder, RECORDS or a glob)")
     g.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                    help="clean N files at a time in N worker processes (0: one per core; default 1)")
@@ -54,7 +60,8 @@ def add_io_arguments(p) -> None:
 
 
 def run_batch(
-    args, process: Callable[[io.Signal | io.Image], tuple], *, tag: str, extra_suffixes: Sequence[str] = ()
+    args, process: Callable[[io.Signal | io.Image], tuple], *, tag: str, extra_suffixes: Sequence[str] = (),
+    named: Sequence[str] = (),
 ) -> BatchReport:
     """Read each input, ``process`` it, write the result by the output conventions.
 
@@ -75,7 +82,8 @@ def run_batch(
     backend, jobs = _batch.choose_backend(args.backend, args.jobs, args.scheduler)
     sources = _batch.expand_inputs(args.input, skip_tags=extra_suffixes, out_dir=args.out_dir)
     single = len(args.input) == 1 and len(sources) == 1 and sources[0].root is None
-    tasks = _batch.plan(sources, out_dir=args.out_dir, tag=tag, force=args.force, extra_suffixes=extra_suffixes)
+    tasks = _batch.plan(sources, out_dir=args.out_dir, tag=tag, force=args.force, extra_suffixes=extra_suffixes,
+                        named=named)
     write_kwargs = {"dtype": args.dtype} if args.dtype is not None else {}
     report_path = args.report or (
         Path(args.out_dir) / f"biodae-{args.command}-report.json" if args.out_dir and not single else None)
@@ -91,7 +99,8 @@ def run_batch(
             except KeyboardInterrupt:
                 _batch.remove_partial(task)
                 raise
-        print(f"{args.input[0]} -> {io.output_path(sources[0].path, out_dir=args.out_dir, tag=tag)}  ({res.detail})")
+        shown = task.output if named else io.output_path(sources[0].path, out_dir=args.out_dir, tag=tag)
+        print(f"{args.input[0]} -> {shown}  ({res.detail})")
         draw_plot(args, sources[0].path, res)  # --plot: from the input and the output as written
         report = _batch.BatchReport([res], command=args.command, out_dir=args.out_dir, seconds=res.seconds)
         if report_path is not None:

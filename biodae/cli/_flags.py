@@ -105,7 +105,7 @@ PARAMETERS = {
     "model": "--model", "device": "--device", "threads": "--threads", "axis": "--axis", "mask": "--mask",
     "save_noise": "--save-noise", "modality": "--modality", "force": "--force", "backend": "--backend",
     "jobs": "--jobs", "scheduler": "--scheduler", "out_dir": "--out-dir", "report": "--report",
-    "checkpoint_dir": "--out-dir", "epochs": "--epochs", "data_dir": "--data",
+    "checkpoint_dir": "--out-dir", "epochs": "--epochs", "data_dir": "--data", "annotator": "--annotator",
 }
 
 
