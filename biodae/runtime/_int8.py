@@ -1,0 +1,361 @@
+"""int8 variants of biodae's ONNX models, for CPUs.
+
+:func:`int8_variant` quantises a float32 model with onnxruntime's static quantisation in
+QDQ form (``QuantizeLinear``/``DequantizeLinear`` pairs that onnxruntime's CPU provider
+fuses into ``QLinearConv``): **the inner convolutions only**, weights int8 per output
+channel, activations uint8 (asymmetric: x86's u8 x s8 fast path), ranges from the
+minimum and maximum seen on calibration data. Ranges at the 0.01/99.99 percentiles
+lowered the RMS error (``ecg`` 1.7e-2 instead of 2.3e-2 of the output RMS, ``mri`` 6e-3
+instead of 1.6e-2) but clip the peaks: ``eeg``'s largest error on its calibration data
+became 0.24 of the output's peak. Per-tensor weights gave 1.2 times the RMS error of
+per-channel ones. Everything else stays float32 and is
+unchanged: the input and output (same names, shapes and ``float32`` type), the in-graph
+normalisation, padding and cropping, the SiLU activations, the residual additions, the
+transposed (upsampling) convolutions, and the first and the last convolution (one input
+or one output channel: the int8 kernels were slower than float32 there, and the last
+one sets the output's precision). The settings were chosen by measurement
+(``docs/benchmarks/int8.md``, ``benchmarks/int8_bench.py``).
+
+Calibration data come from each model's **training** data only (:func:`calibration_inputs`,
+which needs ``BIODAE_DATA``): the same noisy windows or patches its training recipe draws.
+
+Only onnx, onnxruntime and numpy are needed (no torch):
+``biodae export models/ecg.onnx -o ecg-int8.onnx --int8``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._errors import InputError
+
+__all__ = [
+    "INT8_SETTINGS",
+    "INT8_TOLERANCE",
+    "CalibrationSet",
+    "calibration_inputs",
+    "int8_parity",
+    "int8_variant",
+    "write_int8_variant",
+]
+
+#: Largest accepted ``max|int8 - fp32| / max|fp32|`` on the calibration inputs when a variant is written
+#: (measured on the shipped models: ``docs/benchmarks/int8.md``).
+INT8_TOLERANCE = 0.1
+
+#: What :func:`int8_variant` quantises, in words (stored as ``biodae.precision_detail``).
+INT8_SETTINGS = ("static QDQ quantisation (onnxruntime.quantization): Conv nodes except the first and the last, "
+                 "weights int8 per output channel, activations uint8 with min/max ranges from the calibration data; "
+                 "input, output, normalisation, padding, cropping, activations, additions, ConvTranspose and the "
+                 "first and last Conv float32")
+
+
+@dataclass
+class CalibrationSet:
+    """Calibration batches (float32, the model's input layout) and what they are, in words."""
+
+    batches: list[np.ndarray]
+    description: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+# The training data of each shipped model, as its recipe (biodae/nn/recipes.py) builds it. Kept here because the
+# runtime does not import torch (the recipes module does); tests/runtime/test_int8.py checks it against the recipes.
+_TRAINING = {
+    "ecg": {"kind": "ecg", "length": 1024, "snr_range": (-8.0, 26.0), "noise_augment": ("bw", "em")},
+    "ecg-qtdb-bw": {"kind": "deepfilter", "version": 1},
+    "ecg-qtdb-bw-v2": {"kind": "deepfilter", "version": 2},
+    "eeg": {"kind": "eeg", "snr_range": (-7.0, 7.0), "high_snr_fraction": 0.2, "high_snr_range": (7.0, 25.0),
+            "clean_augment": True},
+    "mri": {"kind": "image", "modality": "mri", "noise": "rician", "sigma_range": (0.005, 0.14),
+            "source_weights": {"mri/nilearn-mni152/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz": 2.0}},
+    "xray": {"kind": "image", "modality": "xray", "noise": "poisson_gaussian", "peak_range": (30.0, 10000.0),
+             "electronic_range": (0.0, 4.0),
+             "source_weights": {"xray/dicom/RG1_J2KI.dcm": 3.0, "xray/dicom/693_UNCR.dcm": 2.0}},
+}
+
+
+def calibration_inputs(model_name: str, n: int | None = None, *, seed: int = 0, patch: int = 128,
+                       batch: int | None = None, data_dir: str | os.PathLike | None = None) -> CalibrationSet:
+    """Noisy inputs from the **training** data of the shipped model ``model_name``, to calibrate its int8 variant.
+
+    ECG and EEG: ``n`` windows (default 256) drawn as the model's recipe draws its training windows
+    (training-split records or epochs, training-split noise, the recipe's SNR range); ``ecg-qtdb-bw``
+    and ``-v2``: ``n`` beats of the DeepFilter protocol's training part (not its validation 30 %);
+    MRI and X-ray: ``n`` noisy training patches (default 64) of ``patch`` x ``patch`` pixels, scaled as
+    the models take them.
+
+    Parameters
+    ----------
+    model_name : str
+        ``biodae.name`` of a shipped denoiser: ``ecg``, ``ecg-qtdb-bw``, ``ecg-qtdb-bw-v2``, ``eeg``, ``mri``, ``xray``.
+    n : int, optional
+        Number of windows or patches.
+    seed : int
+        Seed of the draw.
+    patch : int
+        Patch size in pixels (2D models).
+    batch : int, optional
+        Rows per batch (default 32 for 1D, 8 for 2D).
+    data_dir : path, optional
+        The real data (default ``$BIODAE_DATA``).
+
+    Returns
+    -------
+    CalibrationSet
+        float32 batches ``(batch, 1, length)`` or ``(batch, 1, patch, patch)`` and their description.
+
+    Raises
+    ------
+    InputError
+        An unknown model name, or no data (``BIODAE_DATA`` not set).
+    """
+    from .. import datasets
+
+    spec = _TRAINING.get(model_name)
+    if spec is None:
+        raise InputError(f"no calibration recipe for model {model_name!r}",
+                         f"use one of {', '.join(sorted(_TRAINING))}, or pass your own calibration arrays")
+    if data_dir is None and not os.environ.get("BIODAE_DATA"):
+        raise InputError(f"calibrating the int8 variant of {model_name} needs its training data, and BIODAE_DATA is "
+                         "not set", "set BIODAE_DATA to the real-data folder (../shared/data)")
+    kind = spec["kind"]
+    image = kind == "image"
+    n = int(n if n is not None else (64 if image else 256))
+    batch = int(batch or (8 if image else 32))
+    if n < 1:
+        raise InputError(f"n={n} calibration inputs", "ask for at least one")
+    if kind == "ecg":
+        mixer = datasets.ECGNoiseMixer(datasets.load_ecg_records("train", data_dir=data_dir), noise_split="train",
+                                       length=spec["length"], snr_range=spec["snr_range"],
+                                       noise_augment=spec["noise_augment"], data_dir=data_dir)
+        rows = [mixer.window(np.random.default_rng([seed, i]))[0] for i in range(n)]
+        what = (f"{n} noisy training windows of {spec['length']} samples (ECGNoiseMixer: train-split records, "
+                f"train-split NSTDB noise, SNR {spec['snr_range'][0]:g} to {spec['snr_range'][1]:g} dB), seed {seed}")
+    elif kind == "deepfilter":
+        d = datasets.deepfilter_protocol(data_dir, version=spec["version"])
+        tr, _ = datasets.validation_split(d, fraction=0.3, method="last")
+        pick = np.sort(np.random.default_rng(seed).choice(np.asarray(tr), size=min(n, len(tr)), replace=False))
+        rows = list(d.x_train[pick].astype(np.float32))
+        what = (f"{len(rows)} noisy beats from the DeepFilter protocol's training part (version {spec['version']}, "
+                f"validation 30 % excluded), seed {seed}")
+    elif kind == "eeg":
+        opts = {k: spec[k] for k in ("snr_range", "high_snr_fraction", "high_snr_range", "clean_augment")}
+        mixer = datasets.EEGNoiseMixer(datasets.load_eeg_epochs("train", data_dir=data_dir), artifact_split="train",
+                                       data_dir=data_dir, **opts)
+        rows = [mixer.window(np.random.default_rng([seed, i]))[0] for i in range(n)]
+        what = (f"{n} noisy training epochs of 512 samples (EEGNoiseMixer: train-split epochs and EOG/EMG, "
+                f"SNR {spec['snr_range'][0]:g} to {spec['snr_range'][1]:g} dB and 20 % milder), seed {seed}")
+    else:
+        kw = {k: spec[k] for k in ("sigma_range", "peak_range", "electronic_range") if k in spec}
+        mixer = datasets.ImagePatchMixer(datasets.load_image_slices(spec["modality"], "train", data_dir=data_dir),
+                                         noise=spec["noise"], patch=int(patch), source_weights=spec["source_weights"],
+                                         **kw)
+        rows = [mixer(np.random.default_rng([seed, i]))[0] for i in range(n)]
+        what = (f"{n} noisy training patches of {patch} x {patch} pixels (ImagePatchMixer: train-split "
+                f"{spec['modality']} slices, {spec['noise']} noise), seed {seed}")
+    arr = np.stack(rows).astype(np.float32)[:, None]
+    batches = [arr[i:i + batch] for i in range(0, len(arr), batch)]
+    return CalibrationSet(batches, what, {"model": model_name, "n": len(arr), "seed": seed})
+
+
+def _batches(calibration: Iterable[np.ndarray], rank: int, name: str) -> list[np.ndarray]:
+    out = []
+    for x in calibration:
+        a = np.asarray(x, dtype=np.float32)
+        if a.ndim == rank - 1:
+            a = a[None]
+        if a.ndim != rank or a.shape[1] != 1 or not a.size:
+            raise InputError(f"{name}: calibration array of shape {np.shape(x)}, the model takes {rank}-D "
+                             "[batch, 1, ...] float32 input", "pass arrays in the model's input layout")
+        if not np.all(np.isfinite(a)):
+            raise InputError(f"{name}: calibration data contain NaN or infinite values", "pass finite inputs")
+        out.append(np.ascontiguousarray(a))
+    if not out:
+        raise InputError(f"{name}: no calibration data", "pass at least one input array (calibration_inputs builds them)")
+    return out
+
+
+def int8_parity(fp32: Any, int8: Any, inputs: Iterable[np.ndarray]) -> float:
+    """``max |int8 - fp32| / max |fp32|`` over ``inputs`` (the largest over the batches), both run with
+    onnxruntime on the CPU. ``fp32`` and ``int8`` are file paths or serialized models."""
+    from ._session import create_session
+
+    a, b = create_session(fp32, threads=1), create_session(int8, threads=1)
+    worst = 0.0
+    for x in inputs:
+        ya = a.run(None, {"input": x})[0]
+        yb = b.run(None, {"input": x})[0]
+        if yb.dtype != np.float32 or yb.shape != ya.shape:
+            raise RuntimeError(f"the int8 variant returned {yb.dtype} {yb.shape}, not float32 {ya.shape}")
+        worst = max(worst, float(np.max(np.abs(yb - ya)) / max(float(np.max(np.abs(ya))), 1e-30)))
+    return worst
+
+
+class _Reader:
+    def __init__(self, batches: list[np.ndarray]) -> None:
+        self._it = iter(batches)
+
+    def get_next(self):
+        x = next(self._it, None)
+        return None if x is None else {"input": x}
+
+
+def _quantize(proto: Any, batches: list[np.ndarray]) -> Any:
+    """onnxruntime's static QDQ quantisation with :data:`INT8_SETTINGS`; a new ``onnx.ModelProto``."""
+    import logging
+
+    import onnx
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    convs = [n.name for n in proto.graph.node if n.op_type == "Conv"]
+    if len(convs) < 3:
+        raise InputError("the model has fewer than three Conv nodes", "int8 variants are for biodae's convolutional denoisers")
+    if any(not c for c in convs):
+        raise InputError("the model has unnamed Conv nodes", "re-export it with biodae export")
+    reader = type("Reader", (_Reader, CalibrationDataReader), {})(batches)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantizer warns through the root logger ("consider pre-processing")
+    try:
+        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):  # its histogram chatter
+            src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+            src.write_bytes(proto.SerializeToString())
+            quantize_static(str(src), str(dst), reader, quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"],
+                            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            nodes_to_exclude=[convs[0], convs[-1]], calibrate_method=CalibrationMethod.MinMax,
+                            calibration_providers=["CPUExecutionProvider"])
+            out = onnx.load(str(dst))
+    finally:
+        root.setLevel(level)
+    out.ir_version = proto.ir_version
+    del out.opset_import[:]
+    out.opset_import.extend(proto.opset_import)
+    out.producer_name, out.producer_version = proto.producer_name, proto.producer_version
+    inits = sorted(out.graph.initializer, key=lambda t: t.name)
+    del out.graph.initializer[:]
+    out.graph.initializer.extend(inits)
+    del out.graph.value_info[:]
+    for n in out.graph.node:
+        del n.metadata_props[:]
+        n.doc_string = ""
+    onnx.checker.check_model(out, full_check=True)
+    return out
+
+
+def int8_variant(proto: Any, calibration: Iterable[np.ndarray], *, name: str = "the model",
+                 description: str | None = None, tolerance: float = INT8_TOLERANCE) -> tuple[Any, float]:
+    """The int8 variant of the float32 biodae model ``proto`` (an ``onnx.ModelProto``) and its parity.
+
+    Parameters
+    ----------
+    proto : onnx.ModelProto
+        A float32 biodae model.
+    calibration : iterable of numpy.ndarray
+        float32 inputs in the model's layout (``[batch, 1, length]`` or ``[batch, 1, height, width]``) from
+        its training data: :func:`calibration_inputs`. The activation ranges come from them, and so does the
+        parity.
+    name : str
+        How errors name the model.
+    description : str, optional
+        What the calibration data are (``biodae.calibration``); default the :class:`CalibrationSet`'s own,
+        else the number and shape of the arrays.
+    tolerance : float
+        Largest accepted parity (benchmarks pass ``inf`` to measure a variant that would be refused).
+
+    Returns
+    -------
+    int8, parity
+        The variant (input and output float32, QDQ inner convolutions, see the module) with ``proto``'s metadata plus
+        ``biodae.precision = int8``, ``biodae.precision_detail``, ``biodae.int8_parity`` (:func:`int8_parity` on
+        the calibration inputs), ``biodae.source_weights_sha256``, ``biodae.calibration``; ``biodae.weights_sha256``
+        recomputed over the quantised weights.
+
+    Raises
+    ------
+    InputError
+        ``proto`` is not float32, the calibration data are empty or not in the model's layout, or the parity
+        exceeds :data:`INT8_TOLERANCE`.
+    """
+    from ._contract import weights_sha256
+
+    meta = {p.key: p.value for p in proto.metadata_props}
+    if meta.get("biodae.precision", "fp32") != "fp32":
+        raise InputError(f"{name}: already a {meta['biodae.precision']} model", "quantise the float32 model")
+    if not proto.graph.input:
+        raise InputError(f"{name}: the graph has no input", "pass a biodae model")
+    rank = len(proto.graph.input[0].type.tensor_type.shape.dim)
+    batches = _batches(calibration, rank, name)
+    if description is None:
+        description = getattr(calibration, "description", None) or (
+            f"{sum(len(b) for b in batches)} caller-supplied inputs of shape {list(batches[0].shape[1:])}")
+    int8 = _quantize(proto, batches)
+    parity = int8_parity(proto.SerializeToString(), int8.SerializeToString(), batches)
+    if not parity <= tolerance:
+        raise InputError(f"the int8 variant of {name} disagrees with it: max relative error {parity:.2e} > "
+                         f"{tolerance:.0e} on its calibration data", "keep the float32 model for this network")
+    new = {**meta,
+           "biodae.precision": "int8",
+           "biodae.precision_detail": INT8_SETTINGS,
+           "biodae.int8_parity": f"{parity:.2e}",
+           "biodae.source_weights_sha256": meta.get("biodae.weights_sha256") or weights_sha256(proto),
+           "biodae.calibration": description,
+           "biodae.weights_sha256": weights_sha256(int8)}
+    del int8.metadata_props[:]
+    for k in sorted(new):
+        int8.metadata_props.add(key=k, value=new[k])
+    return int8, parity
+
+
+def write_int8_variant(src: str | os.PathLike, dst: str | os.PathLike, *, calibration: Iterable[np.ndarray] | None = None,
+                       force: bool = False) -> tuple[Path, float]:
+    """Write the int8 variant (:func:`int8_variant`) of the biodae ONNX file ``src`` to ``dst``.
+
+    ``calibration`` defaults to :func:`calibration_inputs` of the model's ``biodae.name`` (needs ``BIODAE_DATA``).
+
+    Returns
+    -------
+    path, parity
+
+    Raises
+    ------
+    InputError
+        ``dst`` is ``src``, ``src`` is unreadable or not float32, no calibration data, or the parity exceeds
+        :data:`INT8_TOLERANCE`.
+    """
+    from ..io import atomic_path
+    from ._contract import load_onnx
+
+    if Path(dst).resolve() == Path(src).resolve():
+        raise InputError(f"{dst} is the model's own input", "write the int8 variant to another file")
+    proto = load_onnx(src)
+    if calibration is None:
+        meta = {p.key: p.value for p in proto.metadata_props}
+        if meta.get("biodae.precision", "fp32") != "fp32":
+            raise InputError(f"{src}: already a {meta['biodae.precision']} model", "quantise the float32 model")
+        calibration = calibration_inputs(meta.get("biodae.name", ""))
+    int8, parity = int8_variant(proto, calibration, name=str(src))
+    with atomic_path(Path(dst), force=force) as tmp:
+        tmp.write_bytes(int8.SerializeToString(deterministic=True))
+    return Path(dst), parity
