@@ -607,6 +607,22 @@ def _longest_finite(x: np.ndarray) -> np.ndarray:
 #: over it (the median of their figures): a 24-h Holter costs ten minutes' worth.
 _STRETCHES, _STRETCH_S = 10, 60.0
 
+#: MR images: an image of more voxels is measured on a regular subsample (every 2nd, 4th...
+#: voxel along its longest axes) of at most this many voxels: 1.3-1.7 s for 256x256x160.
+_MRI_MAX_VOXELS = 2**21
+#: The object is found on the image smoothed by a Gaussian of this width (voxels), grown by
+#: _AIR_MARGIN voxels (its blurred edge, ringing); so are zero-filled regions (exact zeros) and
+#: the faces of axes of at least _AIR_FACE_MIN voxels.
+_AIR_SMOOTH, _AIR_MARGIN, _AIR_FACE_MIN = 1.5, 2, 64
+#: The air must fit a χ distribution: an effective number of coils of at most _MAX_COILS (dark
+#: tissue with Gaussian noise fits χ with many "coils"), and a Kolmogorov–Smirnov distance of its
+#: locally normalised magnitudes from that χ of at most _KS_TOLERANCE + _KS_SAMPLING / sqrt(n).
+_MAX_COILS = 16.0
+_KS_TOLERANCE, _KS_SAMPLING = 0.07, 1.63
+#: ``like=`` compares spreads in the air at least _AIR_MARGIN voxels further from the object,
+#: where that keeps at least this fraction of it.
+_CORE_FRACTION = 0.1
+
 
 @dataclass(frozen=True)
 class NoiseEstimate:
@@ -627,8 +643,9 @@ class NoiseEstimate:
     unit : str
         The channel's unit (``""`` for images).
     method : str
-        ``"ecg-beats"``, ``"wavelet"``, ``"rician-background"``, ``"rician-wavelet"``,
-        ``"gaussian-wavelet"``, or ``"none"`` where nothing could be measured.
+        ``"ecg-beats"``, ``"wavelet"``, ``"chi-background"`` (MRI: the non-central χ noise
+        of the air), ``"rician-wavelet"`` (MRI without usable air), ``"gaussian-wavelet"``,
+        or ``"none"`` where nothing could be measured.
     """
 
     name: str
@@ -664,12 +681,27 @@ def estimate_noise(
     A record with gaps is estimated on its longest gap-free stretch; one longer than ten
     minutes on ten 1-minute stretches spread evenly over it (the median of their figures).
 
-    **Images**: MRI (NIfTI, MR DICOM), its first volume: the Rician σ of the air around the
-    object (:func:`estimate_sigma_rician`), or where there is no usable air the finest
-    wavelet details skipping zero-filled voxels (with negative values, not a magnitude
-    image: as other images). Other images (CT, X-ray, PNG, TIFF): the Gaussian σ of the
-    finest wavelet details outside flat regions (:func:`estimate_sigma_image`), of the
-    middle frame of a stack. NaN and infinite voxels are left out.
+    **Images**: MRI (NIfTI, MR DICOM), its first volume: the noise of the air around the
+    object, as multi-coil scanners make it (non-central χ with 2N degrees of freedom; Rician
+    for N = 1, as SENSE or a single coil give; spatially correlated or not, its level varying
+    in space or not). The object is found on the image smoothed over 1.5 voxels (Otsu's
+    threshold on the log-intensities, holes filled in 3-D and in every 2-D slice, grown by 2
+    voxels, as are zero-filled regions and the faces of axes of 64 voxels or more, where a
+    filter may roll off); what lies outside is the candidate air, on which
+    :func:`estimate_sigma_mri` fits σ, its local level and N, the effective number of coils
+    (estimated, not assumed: for correlated coils σ and N are the effective values of
+    Aja-Fernández and Tristán-Vega, σ²·N being the noise power the air fixes). σ is the median
+    local level over the air, the σ of each Gaussian channel behind the magnitude (the noise
+    of the magnitude in bright tissue). The air is refused, and the finest wavelet details
+    skipping zero-filled voxels used instead, where there is none, where it fits no χ, where
+    the fit needs more than 16 coils (dark tissue with Gaussian noise looks like χ with many
+    coils), or where its locally normalised magnitudes stray from the fitted χ by a
+    Kolmogorov–Smirnov distance over 0.07 + 1.63/sqrt(n) (a smooth dark background, ghosts);
+    ``how`` says which. An image over 2²¹ voxels is measured on a regular subsample (every
+    2nd, 4th... voxel along its longest axes). With negative values, not a magnitude image:
+    as other images. Other images (CT, X-ray, PNG, TIFF): the Gaussian σ of the finest
+    wavelet details outside flat regions (:func:`estimate_sigma_image`), of the middle frame
+    of a stack. NaN and infinite voxels are left out.
 
     Parameters
     ----------
@@ -681,9 +713,10 @@ def estimate_noise(
         The estimates of another version of ``obj`` (the input of a denoiser or a filter,
         of the same shape): measure ``obj`` by the same method and, for images, in the
         same voxels, so that before and after compare. An image whose air was measured is
-        then given σ_before × (spread of its air / spread of the input's air): a denoised
-        image's air is no longer Rayleigh distributed, and its mean does not fall with the
-        noise.
+        then given σ_before × (spread of its air / spread of the input's air), in air voxels
+        the input's σ came from, 2 voxels further from the object where enough remain (the
+        object's faint edge lies within the noise and counts as air): a denoised image's air
+        is no longer χ distributed, and its mean does not fall with the noise.
 
     Returns
     -------
@@ -699,6 +732,11 @@ def estimate_noise(
        ECG signal quality).
     .. [3] D. L. Donoho, I. M. Johnstone, Biometrika 81(3):425-455, 1994.
     .. [4] H. Gudbjartsson, S. Patz, Magn. Reson. Med. 34(6):910-914, 1995.
+    .. [5] C. D. Constantinides, E. Atalar, E. R. McVeigh, Magn. Reson. Med. 38(5):852-857, 1997.
+    .. [6] S. Aja-Fernández, A. Tristán-Vega, "Influence of noise correlation in multiple-coil
+       statistical models with sum of squares reconstruction", Magn. Reson. Med.
+       67(2):580-585, 2012.
+    .. [7] C. G. Koay, E. Özarslan, P. J. Basser, J. Magn. Reson. 197(2):108-119, 2009 (PIESNO).
     """
     from ..io import Image, Signal
 
@@ -761,6 +799,125 @@ def _signal_noise(x: np.ndarray, fs: float, name: str, unit: str, method: str) -
                          f"finest wavelet details (broadband noise only){where}", unit, "wavelet")
 
 
+def _subsample(shape: tuple[int, ...]) -> tuple[slice, ...]:
+    """Strides that bring an image of ``shape`` to at most ``_MRI_MAX_VOXELS`` voxels, halving
+    its longest strided axis at a time."""
+    steps = [1] * len(shape)
+
+    def size() -> int:
+        return math.prod(-(-n // k) for n, k in zip(shape, steps))
+
+    while size() > _MRI_MAX_VOXELS:
+        ax = max(range(len(shape)), key=lambda i: -(-shape[i] // steps[i]))
+        steps[ax] *= 2
+    return tuple(slice(None, None, k) for k in steps)
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Holes filled in n-D and, for a volume, in every 2-D slice along each axis (a dark
+    region inside the object that reaches a face of the volume is enclosed in its slices)."""
+    from scipy import ndimage
+
+    out = ndimage.binary_fill_holes(mask)
+    if mask.ndim == 3:
+        for ax in range(3):
+            if mask.shape[ax] < 3:
+                continue
+            for i in range(mask.shape[ax]):
+                sl = (slice(None),) * ax + (i,)
+                out[sl] |= ndimage.binary_fill_holes(mask[sl])
+    return out
+
+
+def _air_candidates(arr: np.ndarray) -> np.ndarray:
+    """The voxels outside the object (see :func:`estimate_noise`): non-zero, away from the
+    object's edge and from zero-filled regions."""
+    from scipy import ndimage
+    from skimage.filters import threshold_otsu
+
+    pos = arr > 0
+    if np.count_nonzero(pos) < 2:
+        return np.zeros(arr.shape, dtype=bool)
+    weight = ndimage.gaussian_filter(pos.astype(np.float32), _AIR_SMOOTH)
+    smooth = ndimage.gaussian_filter(np.where(pos, arr, 0.0).astype(np.float32), _AIR_SMOOTH)
+    smooth = np.where(pos, smooth / np.maximum(weight, 1e-6), 0.0)  # zeros do not pull it down
+    logs = np.log(smooth[pos & (smooth > 0)])
+    if logs.size < 2 or logs.min() == logs.max():
+        return np.zeros(arr.shape, dtype=bool)
+    obj = _fill_holes(smooth > math.exp(threshold_otsu(logs)))
+    obj |= weight < 0.5  # zero-filled regions (an isolated zero in noisy air is not one)
+    obj = ndimage.binary_dilation(obj, iterations=_AIR_MARGIN)
+    for ax, n in enumerate(arr.shape):  # the faces of the field of view: a filter's roll-off
+        if n >= _AIR_FACE_MIN:
+            obj[(slice(None),) * ax + (slice(0, _AIR_MARGIN),)] = True
+            obj[(slice(None),) * ax + (slice(n - _AIR_MARGIN, n),)] = True
+    return pos & ~obj
+
+
+def _chi_ks(values: np.ndarray, level: np.ndarray, coils: float) -> float:
+    """Kolmogorov–Smirnov distance of ``values / level`` from the unit χ with 2·coils degrees
+    of freedom truncated at its 99% quantile (as :func:`estimate_sigma_mri` keeps the air);
+    integer data by the randomised probability integral transform (seeded)."""
+    from scipy import special
+
+    from ._mri import _BG_QUANTILE, _TruncatedChi
+
+    dist = _TruncatedChi(coils)
+
+    def cdf(x: np.ndarray) -> np.ndarray:
+        return np.minimum(special.gammainc(dist.n, 0.5 * np.maximum(x, 0.0) ** 2) / _BG_QUANTILE, 1.0)
+
+    if np.all(values == np.round(values)):  # quantised: anywhere in the step is as likely
+        lo, hi = cdf((values - 0.5) / level), cdf((values + 0.5) / level)
+        u = lo + np.random.default_rng(0).random(values.size) * (hi - lo)
+    else:
+        u = cdf(values / level)
+    u = np.sort(u)
+    k = np.arange(1, u.size + 1) / u.size
+    return float(max(np.max(k - u), np.max(u - (k - 1.0 / u.size))))
+
+
+class _AirFit(NamedTuple):
+    """The χ noise of the air of an MR image (:func:`_mri_air_noise`)."""
+
+    sigma: float
+    coils: float
+    background: np.ndarray  # bool, the shape of the subsample: the voxels σ comes from
+    core: np.ndarray  # the same, away from the object: where ``like=`` compares spreads
+    where: tuple[slice, ...]  # the subsample
+
+
+def _mri_air_noise(arr: np.ndarray) -> tuple[_AirFit | None, str]:
+    """``(fit, "")``, or ``(None, why there is no usable air)``: the MRI rule of :func:`estimate_noise`."""
+    from scipy import ndimage
+
+    from ._mri import estimate_sigma_mri
+
+    if sum(n > 1 for n in arr.shape) < 2:
+        return None, "not an image"
+    where = _subsample(arr.shape)
+    sub = np.where(np.isfinite(arr[where]), arr[where], 0.0)
+    air = _air_candidates(sub)
+    if np.count_nonzero(air) < max(_MIN_BACKGROUND, _MIN_BACKGROUND_FRACTION * np.count_nonzero(sub > 0)):
+        return None, "none around the object"
+    try:
+        fit = estimate_sigma_mri(sub, mask=air)
+    except InputError:
+        return None, "the darkest voxels are not χ distributed"
+    if fit.coils > _MAX_COILS:
+        return None, f"the darkest voxels fit χ only with N≈{fit.coils:.0f} coils: dark tissue"
+    bg = fit.background
+    ks = _chi_ks(sub[bg], fit.sigma_map[bg], fit.coils)
+    if ks > _KS_TOLERANCE + _KS_SAMPLING / math.sqrt(np.count_nonzero(bg)):
+        return None, f"the air does not look like χ noise, KS distance {ks:.2f}"
+    # The object's faint edge lies within the noise and counts as air: an output is compared
+    # with the input further out, where a perfect denoiser leaves nothing.
+    core = bg & ndimage.binary_erosion(air, iterations=_AIR_MARGIN)
+    if np.count_nonzero(core) < max(_MIN_BACKGROUND, _CORE_FRACTION * np.count_nonzero(bg)):
+        core = bg
+    return _AirFit(fit.sigma, fit.coils, bg, core, where), ""
+
+
 def _image_noise(image: Any, like: NoiseEstimate | None) -> NoiseEstimate:
     """The image rule of :func:`estimate_noise`."""
     data = np.asarray(image.data)
@@ -778,23 +935,26 @@ def _image_noise(image: Any, like: NoiseEstimate | None) -> NoiseEstimate:
     if all(n < 2 for n in arr.shape):
         return NoiseEstimate("image", None, None, f"an image of {' x '.join(map(str, arr.shape))} "
                              "is too small to estimate noise from", "", "none")
-    method, sigma = (like.method, None) if like is not None else (None, None)
+    method, fit, why = (like.method, None, "") if like is not None else (None, None, "")
     if method is None:
         if mri and float(np.min(arr[finite])) >= 0:
-            sigma = _background_sigma(arr[finite].ravel())
-            method = "rician-background" if sigma is not None else "rician-wavelet"
+            fit, why = _mri_air_noise(arr)
+            method = "chi-background" if fit is not None else "rician-wavelet"
         else:
             method = "gaussian-wavelet"
-    if method == "rician-background":
-        if like is None:
-            air = finite & (arr > 0) & (arr < _TRUNC * sigma)
-            spread = float(np.std(arr[air]))
-            return NoiseEstimate("image", sigma, None, f"Rician, from the air around the object{part}", "",
-                                 method, (air, spread))
-        air, spread = like._where
-        ratio = float(np.std(arr[air])) / spread if spread > 0 else math.nan
-        return NoiseEstimate("image", like.sigma * ratio, None, f"Rician, from the air around the object{part}, "
-                             "scaled by the spread of the input's air voxels", "", method, like._where)
+    if method == "chi-background":
+        if fit is not None:
+            step = [sl.step for sl in fit.where]
+            sampled = "" if max(step) == 1 else f", sampled every {' x '.join(map(str, step))} voxels"
+            return NoiseEstimate("image", fit.sigma, None, f"non-central chi, N≈{fit.coils:.1f} coils, from "
+                                 f"{np.count_nonzero(fit.background):,} air voxels{sampled}{part}", "", method,
+                                 (fit.where, fit.core, float(np.std(arr[fit.where][fit.core]))))
+        where, core, spread = like._where  # no fit: the method came from like=
+        values = arr[where][core]
+        values = values[np.isfinite(values)]
+        ratio = float(np.std(values)) / spread if spread > 0 and values.size else math.nan
+        return NoiseEstimate("image", like.sigma * ratio, None, f"{like.how}, scaled by the spread of the "
+                             "input's air voxels", "", method, like._where)
     if method in ("rician-wavelet", "gaussian-wavelet"):
         skip = "zero" if method == "rician-wavelet" else "flat"
         detail, keep = _haar_blocks(arr, skip=skip)
@@ -802,7 +962,11 @@ def _image_noise(image: Any, like: NoiseEstimate | None) -> NoiseEstimate:
             keep = like._where
         values = detail[keep]
         sigma = float(np.median(values) / _MAD_TO_SIGMA) if values.size else 0.0
-        how = ("Rician, no usable air: finest wavelet details, zero-filled voxels skipped" if skip == "zero"
-               else "Gaussian, wavelet MAD outside flat regions")
-        return NoiseEstimate("image", sigma, None, how + part, "", method, keep)
+        if like is not None:
+            how = like.how
+        elif skip == "zero":
+            how = f"no usable air ({why}): finest wavelet details, zero-filled voxels skipped{part}"
+        else:
+            how = f"Gaussian, wavelet MAD outside flat regions{part}"
+        return NoiseEstimate("image", sigma, None, how, "", method, keep)
     return NoiseEstimate("image", None, None, "nothing to estimate", "", "none")

@@ -186,8 +186,8 @@ def test_tiles_blend_without_seams(mri):
 def test_noise_estimates_before_and_after_use_one_method():
     """The σ printed before denoising is the one ``biodae info`` prints (estimate_noise); the σ
     after is measured by the same method in the same voxels: with usable air, σ_before times the
-    spread of those air voxels after over before (a denoised air is no longer Rayleigh, and its
-    mean does not fall with the noise)."""
+    spread of those air voxels after over before (a denoised air is no longer χ distributed, and
+    its mean does not fall with the noise)."""
     from biodae import io, noise
     from biodae._record import _noise_sigmas
 
@@ -198,9 +198,9 @@ def test_noise_estimates_before_and_after_use_one_method():
     img = io.Image(vol, (1.0, 1.0, 1.0), "nifti", "mri")
     (info,) = noise.estimate_noise(img)
     before, half = _noise_sigmas(img, img.replace(data=vol * 0.5))
-    assert info.method == "rician-background"
-    assert before == info.sigma == pytest.approx(noise.estimate_sigma_rician(vol, method="background"))
-    assert 4.0 < before < 6.0 and half == pytest.approx(before / 2)
+    assert info.method == "chi-background" and "N≈1.0 coils" in info.how  # Rician: one coil
+    assert before == info.sigma == pytest.approx(5.0, rel=0.05)  # the truth (estimate_sigma_rician: 5.004)
+    assert half == pytest.approx(before / 2)
     flat_air = vol.copy()
     flat_air[head[..., None].repeat(4, -1) == 0] = 3.0  # a denoiser that flattened the air: no noise left there
     again, flat = _noise_sigmas(img, img.replace(data=flat_air))
