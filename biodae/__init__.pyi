@@ -2,7 +2,7 @@
 # (lazy_loader.attach_stub, as scikit-image does), so ``import biodae`` and the command line
 # start fast, while type checkers and IDEs read the names from here.
 
-from . import datasets, filters, io, latent, metrics, noise, plot, runtime, types
+from . import beats, datasets, filters, io, latent, metrics, noise, plot, runtime, types
 from ._batch import denoise_files, filter_files
 from ._errors import BiodaeError, DependencyError, InputError, OutputError, OutputExistsError
 from ._modality import channel_modality, modality_of
@@ -14,7 +14,7 @@ from .noise import estimate_noise
 __all__ = [
     "__version__",
     # subpackages
-    "io", "noise", "filters", "metrics", "runtime", "datasets", "latent", "plot", "types",
+    "io", "noise", "filters", "metrics", "runtime", "datasets", "latent", "beats", "plot", "types",
     # files
     "Signal", "Image", "read", "write",
     # cleaning a record or image

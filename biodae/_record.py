@@ -145,6 +145,9 @@ def filter_record(
     """
     check_finite(obj)
     if isinstance(obj, Signal):
+        if modality is not None and MODALITIES.get(modality, MODALITIES["image"]).kind != "signal":
+            raise InputError(f"modality={modality} is an image modality, and this file is a signal record",
+                             "leave out modality=, or name a signal modality (ecg, eeg)")
         choice = choose_channels(obj, every=modality is not None)
         mod = modality or choice.modality
         if mod == "signal":
@@ -167,7 +170,10 @@ def filter_record(
         report = FilterReport(method=method, params=used, modality=mod, filtered=done, copied=choice.copied)
         return obj.replace(data=out), report
     mod = modality or obj.modality
-    p = {**filters.defaults(MODALITIES.get(mod, MODALITIES["image"]).filter_defaults, method), **(params or {})}
+    info = MODALITIES.get(mod, MODALITIES["image"])
+    if info.kind != "image":  # a signal modality named for an image: the image defaults, as for any image
+        info = MODALITIES["image"]
+    p = {**filters.defaults(info.filter_defaults, method), **(params or {})}
     data, bad = obj.data, ~np.isfinite(obj.data)
     if bad.any():  # holes: the filter sees the nearest finite voxel; the output keeps the NaN/inf
         from ._arrays import nearest_finite

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._errors import DependencyError, InputError
+from ._errors import BiodaeError, DependencyError, InputError, OutputError
 from .io import Image, Signal
 
 if TYPE_CHECKING:
@@ -292,8 +292,14 @@ def save_before_after(
         if same_file(path, p):
             raise InputError(f"{path} is {p}, a file of this run", "write the picture to another file")
     fig = before_after_figure(before, after, **kwargs)
-    with atomic_path(path, force=force) as tmp:
-        fig.savefig(tmp, format="png", dpi=_DPI)
+    try:
+        with atomic_path(path, force=force) as tmp:
+            fig.savefig(tmp, format="png", dpi=_DPI)
+    except OSError as exc:
+        if isinstance(exc, BiodaeError):  # OutputExistsError: already one line
+            raise
+        raise OutputError(f"cannot write the picture {path}: {exc.strerror or exc}",
+                          "check that its folder exists and is writable") from exc
     return path
 
 

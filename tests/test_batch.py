@@ -348,7 +348,8 @@ def test_an_aborted_file_leaves_no_temporary_files(tmp_path, test_data):
     make_record(test_data, tmp_path / "in", "p")
     out = tmp_path / "out"
     out.mkdir()
-    task = _batch.plan(_batch.expand_inputs([tmp_path / "in" / "p"]), out_dir=out, tag="_x")[0]
+    task = _batch.plan(_batch.expand_inputs([tmp_path / "in" / "p"]), out_dir=out, tag="_x",
+                       extra_suffixes=("_noise",))[0]
     (out / ".p.k2j3.part").mkdir()                      # atomic_group's folder for record p
     (out / ".p.k2j3.part" / "p.dat").write_bytes(b"half")
     (out / ".p_noise.u7.part").mkdir()                  # an extra output's

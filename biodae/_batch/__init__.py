@@ -49,7 +49,7 @@ from __future__ import annotations
 from ._clean import FileResult, clean_file
 from ._executors import DeferredInterrupt, remove_partial
 from ._inputs import Source, expand_inputs
-from ._plan import Task, extra_output, guard_inputs, input_files, plan
+from ._plan import Task, check_report, extra_output, guard_inputs, input_files, plan
 from ._report import BatchReport, read_report
 from ._run import BACKENDS, choose_backend, denoise_files, filter_files, run
 from ._steps import BEATS_SUFFIX, Beats, BeatTable, Denoise, Filter
@@ -57,7 +57,7 @@ from ._steps import BEATS_SUFFIX, Beats, BeatTable, Denoise, Filter
 __all__ = [
     "BACKENDS", "choose_backend", "run", "denoise_files", "filter_files",
     "Source", "expand_inputs",
-    "Task", "plan", "extra_output", "input_files", "guard_inputs",
+    "Task", "plan", "extra_output", "input_files", "guard_inputs", "check_report",
     "Denoise", "Filter", "Beats", "BeatTable", "BEATS_SUFFIX",
     "FileResult", "clean_file",
     "BatchReport", "read_report",

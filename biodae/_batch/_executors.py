@@ -17,7 +17,7 @@ from typing import Any
 
 from .._errors import DependencyError, InputError
 from ._clean import FileResult, _with_threads, clean_file
-from ._plan import Task, extra_output
+from ._plan import Task
 
 log = logging.getLogger("biodae")
 _BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -119,9 +119,12 @@ def remove_partial(task: Task) -> None:
     """Remove the temporary files an aborted write of ``task`` (main output and extras) may have left."""
     if not task.format:
         return
-    stems = {task.output.name.split(".")[0], extra_output(task.source, task.output, task.format, "").name.split(".")[0]}
-    for stem in stems:
-        for p in task.output.parent.glob(f".{glob.escape(stem)}*.part*"):
+    # the task's outputs (main and extras, as planned: a WFDB record by its .hea)
+    names = {task.output.name} | {p.name[: -len(".hea")] if p.name.endswith(".hea") else p.name for p in task.planned}
+    # atomic_path's ".NAME.XXXX.partSUFFIX" files and atomic_group's ".STEM.XXXX.part" folders of these outputs only
+    patterns = {f".{glob.escape(n)}.*.part*" for n in names} | {f".{glob.escape(n.split('.')[0])}.*.part" for n in names}
+    for pattern in patterns:
+        for p in task.output.parent.glob(pattern):
             if p.is_dir():
                 shutil.rmtree(p, ignore_errors=True)
             else:

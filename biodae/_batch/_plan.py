@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from .. import io
 from .._errors import InputError
 from ._inputs import Source
 
-__all__ = ['Task', 'plan', 'extra_output', 'input_files', 'guard_inputs']
+__all__ = ["Task", "plan", "extra_output", "input_files", "guard_inputs", "check_report", "Claimed"]
 
 
 # ----------------------------------------------------------------------------- plan
@@ -66,6 +65,7 @@ def plan(
     force: bool = False,
     extra_suffixes: Sequence[str] = (),
     named: Sequence[str] = (),
+    also_inputs: Sequence[str | os.PathLike] = (),
 ) -> list[Task]:
     """A :class:`Task` per source: output paths, sources that collide, outputs that exist.
 
@@ -77,6 +77,9 @@ def plan(
     With ``named`` (suffixes such as ``(".beats.csv", ".anom")``) a source's outputs are files
     named after it with those suffixes, in the folder its output would go to, instead of a
     record or image in its own format; the first is :attr:`Task.output`.
+
+    ``also_inputs`` are the other files the run reads (a mask, a model file): like the sources,
+    no output may land on them (:func:`guard_inputs`).
     """
     if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
         raise InputError(f"the output folder {out_dir} is a file, not a folder",
@@ -110,22 +113,35 @@ def plan(
         existing = [p for p in planned if p.exists()]
         skip = f"output exists: {existing[0]} (use --force)" if existing and not force else None
         tasks.append(Task(name, s.path.absolute(), out, fmt, planned, skip=skip, named=bool(named)))
-    guard_inputs([t.source for t in tasks if t.format], [
+    guard_inputs([t.source for t in tasks if t.format] + [Path(p) for p in also_inputs], [
         (p, "file" if t.named else t.format, f"the output of {t.name}") for t in tasks if t.format for p in t.planned],
         advice="choose an output folder that holds none of the inputs" if out_dir is not None
-        else "rename that input, or write the outputs into another folder")
+        else "rename that input, or write the outputs into another folder", not_inputs=named)
     return tasks
 
 
-def input_files(path: Path) -> set[Path]:
+def input_files(path: Path, *, listing: dict[Path, list[str]] | None = None,
+                not_inputs: Sequence[str] = ()) -> set[Path]:
     """The files (resolved) that make up the input ``path``: the file itself, or for a WFDB record
     its header, every ``<record>.*`` file beside it (signal and annotation files) and the signal
-    files its header names."""
+    files its header names. ``listing`` caches each folder's file names (a large archive is listed
+    once, not once per record); files ending in ``not_inputs`` (a command's own earlier outputs,
+    such as ``.beats.csv``) are not part of the record."""
     path = Path(path)
     if path.suffix.lower() != ".hea":
         return {path.resolve()}
     record = path.with_suffix("")
-    files = {path.resolve()} | {p.resolve() for p in path.parent.glob(glob.escape(record.name) + ".*")}
+    folder = path.parent.resolve()
+    if listing is None:
+        listing = {}
+    if folder not in listing:
+        try:
+            listing[folder] = [e.name for e in os.scandir(folder) if e.is_file()]
+        except OSError:
+            listing[folder] = []
+    prefix = record.name + "."
+    files = {path.resolve()} | {(folder / n).resolve() for n in listing[folder]
+                                if n.startswith(prefix) and not n.endswith(tuple(not_inputs))}
     with contextlib.suppress(OSError):
         lines = [ln.split() for ln in path.read_text(encoding="latin-1").splitlines()
                  if ln.strip() and not ln.lstrip().startswith("#")]
@@ -135,28 +151,66 @@ def input_files(path: Path) -> set[Path]:
     return files
 
 
-def _lands_on(output: Path, fmt: str, claimed: set[Path]) -> Path | None:
-    """The input file in ``claimed`` that writing ``output`` (a file, or a WFDB record's ``.hea``) would replace."""
-    out = output.resolve()
-    if out in claimed:
-        return out
-    if fmt == "wfdb":  # the record's signal and annotation files are written beside its .hea
-        prefix = (out.name[: -len(".hea")] if out.name.endswith(".hea") else out.name) + "."
-        return next((q for q in sorted(claimed) if q.parent == out.parent and q.name.startswith(prefix)), None)
-    return None
+class Claimed:
+    """The files of a run's inputs, indexed so that each output is checked in constant time."""
+
+    def __init__(self, inputs: Sequence[Path], *, not_inputs: Sequence[str] = ()) -> None:
+        listing: dict[Path, list[str]] = {}
+        self.files: set[Path] = set()
+        for p in inputs:
+            self.files |= input_files(Path(p), listing=listing, not_inputs=not_inputs)
+        # every "<record>." prefix of every claimed name: a WFDB output record lands on any of them
+        self._prefixes: dict[tuple[Path, str], Path] = {}
+        for q in self.files:
+            for k, ch in enumerate(q.name):
+                if ch == ".":
+                    self._prefixes.setdefault((q.parent, q.name[: k + 1]), q)
+
+    def hit(self, output: Path, fmt: str) -> Path | None:
+        """The input file that writing ``output`` (a file, or a WFDB record's ``.hea``) would replace."""
+        out = Path(output).resolve()
+        if out in self.files:
+            return out
+        if fmt == "wfdb":  # the record's signal and annotation files are written beside its .hea
+            prefix = (out.name[: -len(".hea")] if out.name.endswith(".hea") else out.name) + "."
+            return self._prefixes.get((out.parent, prefix))
+        return None
 
 
-def guard_inputs(inputs: Sequence[Path], outputs: Sequence[tuple[Path, str, str]], *, advice: str) -> None:
+def guard_inputs(inputs: Sequence[Path], outputs: Sequence[tuple[Path, str, str]], *, advice: str,
+                 not_inputs: Sequence[str] = ()) -> None:
     """Refuse a run in which an output would land on one of its inputs, whatever ``force`` says.
 
-    ``outputs`` are ``(path, format, what)`` triples (``what`` names the output in the message:
-    "the output of 101", "the report"...). Raises :class:`InputError` naming the first clash.
+    ``inputs`` are the files the run reads (records, files, and those named by options: a mask, a
+    model file); ``outputs`` are ``(path, format, what)`` triples (``what`` names the output in the
+    message: "the output of 101", "the report"...). Raises :class:`InputError` naming the first clash.
     """
-    claimed: set[Path] = set()
-    for p in inputs:
-        claimed |= input_files(p)
+    claimed = Claimed(inputs, not_inputs=not_inputs)
     for path, fmt, what in outputs:
-        hit = _lands_on(Path(path), fmt, claimed)
+        hit = claimed.hit(Path(path), fmt)
         if hit is not None:
             raise InputError(f"{what} would be written onto the input {hit}: biodae never overwrites an input "
                              "of the same run", advice)
+
+
+def check_report(path: str | os.PathLike, tasks: Sequence[Task], *, also_inputs: Sequence[Path] = (),
+                 advice: str = "choose another report file") -> None:
+    """Refuse a report that would land on an input of the run or on one of its outputs (any file of an
+    output WFDB record), or that is a folder."""
+    path = Path(path)
+    guard_inputs([t.source for t in tasks if t.format] + list(also_inputs), [(path, "json", f"the report {path}")],
+                 advice=advice)
+    outputs = Claimed([])
+    for t in tasks:
+        for p in t.planned:
+            outputs.files.add(p.resolve())
+            if not t.named and t.format == "wfdb" and p.name.endswith(".hea"):
+                outputs._prefixes.setdefault((p.resolve().parent, p.name[: -len("hea")]), p.resolve())
+    r = path.resolve()
+    hit = r if r in outputs.files else next(
+        (q for k, ch in enumerate(r.name) if ch == "." for q in [outputs._prefixes.get((r.parent, r.name[: k + 1]))]
+         if q is not None), None)
+    if hit is not None:
+        raise InputError(f"the report {path} would be written onto {hit}, an output of this run", advice)
+    if path.is_dir():
+        raise InputError(f"the report {path} is a folder", "name a file, e.g. report.json")

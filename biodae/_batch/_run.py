@@ -20,7 +20,7 @@ from ._executors import (
     _serial,
 )
 from ._inputs import expand_inputs
-from ._plan import Task, guard_inputs, plan
+from ._plan import Task, check_report, plan
 from ._report import BatchReport, read_report
 from ._steps import Denoise, Filter
 
@@ -189,16 +189,17 @@ def _files(
     force: bool,
     report: str | os.PathLike | None,
     progress: bool | None,
+    also_inputs: Sequence[str | os.PathLike] = (),
 ) -> BatchReport:
     """What :func:`denoise_files` and :func:`filter_files` share: expand, plan, guard the report, run, report."""
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     backend, jobs = choose_backend(backend, jobs, scheduler)
-    tasks = plan(expand_inputs(inputs, out_dir=out_dir), out_dir=out_dir, tag=tag, force=force)
+    tasks = plan(expand_inputs(inputs, out_dir=out_dir), out_dir=out_dir, tag=tag, force=force,
+                 also_inputs=also_inputs)
     earlier = None
     if report is not None:
-        guard_inputs([t.source for t in tasks if t.format], [(Path(report), "json", f"the report {report}")],
-                     advice="choose another report file")
+        check_report(report, tasks, also_inputs=[Path(p) for p in also_inputs])
         earlier = read_report(report, command=command, force=force)
     rep = run(tasks, step, backend=backend, jobs=jobs, threads=threads, scheduler=scheduler, force=force,
               progress=progress, command=command, out_dir=out_dir)
@@ -238,7 +239,8 @@ def denoise_files(
         model = str(Path(model).absolute())  # workers elsewhere resolve it from their own folder
     step = Denoise(None if model is None else str(model), device, threads)
     return _files(inputs, step, command="denoise", tag="_denoised", out_dir=out_dir, backend=backend, jobs=jobs,
-                  threads=threads, scheduler=scheduler, force=force, report=report, progress=progress)
+                  threads=threads, scheduler=scheduler, force=force, report=report, progress=progress,
+                  also_inputs=[model] if model is not None and Path(model).is_file() else [])
 
 
 def filter_files(

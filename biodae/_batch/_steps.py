@@ -81,9 +81,15 @@ class Denoise:
         return out, detail, extras
 
 
-@functools.lru_cache(maxsize=1)
 def _read_mask(path: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """The ``--mask`` file as booleans and its affine, read once per worker process (a batch of scans shares it)."""
+    """The ``--mask`` file as booleans and its affine, read once per worker process (a batch of scans shares it)
+    and again when the file changes."""
+    st = os.stat(path)
+    return _read_mask_once(path, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=1)
+def _read_mask_once(path: str, mtime_ns: int, size: int) -> tuple[np.ndarray, np.ndarray | None]:
     m = io.read(path)
     if not isinstance(m, io.Image):
         raise InputError(f"mask={path}: not an image", "pass a NIfTI mask on the scan's voxel grid")

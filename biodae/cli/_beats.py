@@ -44,4 +44,5 @@ def run(args) -> int:
     model = str(Path(args.model).absolute()) if Path(args.model).is_file() else args.model
     load_beat_model(model)  # a wrong --model is one line before any work
     step = Beats(model, annotator=args.annotator, extension=args.ext)
-    return run_batch(args, step, tag="", named=(BEATS_SUFFIX, f".{args.ext}")).exit_status
+    others = [model] if Path(model).is_file() else []
+    return run_batch(args, step, tag="", named=(BEATS_SUFFIX, f".{args.ext}"), also_inputs=others).exit_status

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import io
-from .._errors import InputError, OutputExistsError
+from .._errors import OutputExistsError
 from ._plot import PLOT_HELP, draw_plot
 
 if TYPE_CHECKING:
@@ -62,6 +62,7 @@ def add_io_arguments(p, *, images: bool = True, out_dir_required: bool = False) 
 def run_batch(
     args, process: Callable[[io.Signal | io.Image], tuple], *, tag: str, extra_suffixes: Sequence[str] = (),
     named: Sequence[str] = (),
+    also_inputs: Sequence[str] = (),
 ) -> BatchReport:
     """Read each input, ``process`` it, write the result by the output conventions.
 
@@ -83,11 +84,15 @@ def run_batch(
     sources = _batch.expand_inputs(args.input, skip_tags=extra_suffixes, out_dir=args.out_dir)
     single = len(args.input) == 1 and len(sources) == 1 and sources[0].root is None
     tasks = _batch.plan(sources, out_dir=args.out_dir, tag=tag, force=args.force, extra_suffixes=extra_suffixes,
-                        named=named)
+                        named=named, also_inputs=also_inputs)
     write_kwargs = {"dtype": args.dtype} if args.dtype is not None else {}
     report_path = args.report or (
         Path(args.out_dir) / f"biodae-{args.command}-report.json" if args.out_dir and not single else None)
-    earlier = _check_report_path(report_path, tasks, command=args.command, force=args.force)
+    earlier = None
+    if report_path is not None:  # before any work: never on an input or an output, never over another file
+        _batch.check_report(report_path, tasks, also_inputs=[Path(p) for p in also_inputs],
+                            advice="choose another --report file")
+        earlier = _batch.read_report(report_path, command=args.command, force=args.force)
     if single:
         task = tasks[0]
         if task.skip:
@@ -124,24 +129,6 @@ def run_batch(
     report.keep_earlier(earlier)
     _print_report(report, report_path)
     return report
-
-
-def _check_report_path(report_path: Path | str | None, tasks, *, command: str, force: bool) -> dict | None:
-    """Before any work: the report may land neither on an input nor on an output of the run, and
-    replaces no other file without ``--force``. Returns the earlier report there, to carry over."""
-    from .. import _batch
-
-    if report_path is None:
-        return None
-    path = Path(report_path)
-    _batch.guard_inputs([t.source for t in tasks if t.format], [(path, "json", f"the report {path}")],
-                        advice="choose another --report file")
-    planned = {p.resolve() for t in tasks for p in t.planned}
-    if path.resolve() in planned:
-        raise InputError(f"the report {path} is also an output of this run", "choose another --report file")
-    if path.is_dir():
-        raise InputError(f"--report {path} is a folder", "name a file, e.g. report.json")
-    return _batch.read_report(path, command=command, force=force)
 
 
 def _write_report(report, report_path) -> None:

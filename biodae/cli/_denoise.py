@@ -55,7 +55,8 @@ def run(args) -> int:
     check_plot(args, tag="_denoised", extra_suffixes=extra)
     step = Denoise(model, device=args.device, threads=args.threads, axis=args.axis, mask=mask,
                    save_noise=args.save_noise)
-    return run_batch(args, step, tag="_denoised", extra_suffixes=extra).exit_status
+    others = [p for p in (mask, model) if p is not None and Path(p).is_file()]  # no output may land on these either
+    return run_batch(args, step, tag="_denoised", extra_suffixes=extra, also_inputs=others).exit_status
 
 
 def _check_model(model: str) -> str:

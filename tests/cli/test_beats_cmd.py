@@ -103,3 +103,18 @@ def test_ds1_records_flag_more_ventricular_than_normal_beats(capsys, tmp_path, b
     score = {s: np.median([float(r["score"]) for r in rows if r["symbol"] == s]) for s in ("N", "V")}
     assert flag["V"] > flag["N"] and flag["V"] > 0.9, flag  # record 106: most N beats are flagged too (card)
     assert score["V"] > 2 * score["N"], score
+
+
+def test_beats_into_the_records_own_folder_can_be_rerun(capsys, tmp_path, test_data):
+    src = tmp_path / "in"
+    src.mkdir()
+    for ext in ("hea", "dat", "atr"):
+        shutil.copy(test_data / "signals" / f"sel100_10s.{ext}", src / f"sel100_10s.{ext}")
+    inputs = {p.name: p.read_bytes() for p in src.iterdir()}
+    code, _, err = run(capsys, "beats", src, "--out-dir", src, "--annotator", "atr")
+    assert code == 0, err
+    code, out, err = run(capsys, "beats", src, "--out-dir", src, "--annotator", "atr")
+    assert code == 0 and "1 skipped" in out, err
+    code, out, err = run(capsys, "beats", src, "--out-dir", src, "--annotator", "atr", "--force")
+    assert code == 0 and "1 written" in out, err
+    assert {n: (src / n).read_bytes() for n in inputs} == inputs

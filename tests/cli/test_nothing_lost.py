@@ -297,9 +297,9 @@ def test_mask_on_another_grid_is_refused(capsys, tmp_path, test_data):
     assert code == 2
     assert "another voxel grid" in one_line_error(err) and "5 mm" in err
     assert not (tmp_path / "o1").exists()
-    from biodae._batch._steps import _read_mask
+    from biodae._batch._steps import _read_mask_once
 
-    _read_mask.cache_clear()
+    _read_mask_once.cache_clear()
     code, _, err = run(capsys, "denoise", test_data / "images" / "anatomical.nii", "--mask", same,
                        "--out-dir", tmp_path / "o2")
     assert code == 0, err
@@ -381,3 +381,74 @@ def test_a_step_from_an_unguarded_script_fails_loudly_with_the_fix(tmp_path, fol
     assert res.returncode != 0
     assert "if __name__ ==" in res.stderr and "backend='serial'" in res.stderr
     assert not (tmp_path / "o").exists()
+
+
+# ----------------------------------------------------------------------------- inputs named by options, the report
+
+
+def test_a_mask_or_model_file_is_an_input_too(capsys, tmp_path, test_data):
+    """--mask and --model files are read by the run: no output, report included, may replace them."""
+    scan = tmp_path / "scan.nii"
+    shutil.copy(test_data / "images" / "anatomical.nii", scan)
+    data = np.asarray(nib.load(scan).dataobj)
+    mask = tmp_path / "scan_denoised.nii"  # named like the scan's output beside it
+    nib.save(nib.Nifti1Image((data > data.mean()).astype(np.uint8), nib.load(scan).affine), mask)
+    model = tmp_path / "my.onnx"
+    shutil.copy(ROOT / "models" / "mri.onnx", model)
+    before = {**tree_digest(mask), **tree_digest(model)}
+    for argv in (["denoise", scan, "--mask", mask, "--force"],
+                 ["denoise", scan, "--model", model, "--report", model, "--force"],
+                 ["denoise", scan, "--mask", mask, "--out-dir", tmp_path / "o", "--report", mask, "--force"]):
+        code, _, err = run(capsys, *argv)
+        assert code == 2, argv
+        assert "onto the input" in one_line_error(err)
+    assert {**tree_digest(mask), **tree_digest(model)} == before
+
+
+def test_the_report_never_lands_on_an_output_of_the_run(capsys, tmp_path, test_data):
+    from biodae import filter_files
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for ext in ("hea", "dat"):
+        shutil.copy(test_data / "signals" / f"sel100_10s.{ext}", src / f"sel100_10s.{ext}")
+    shutil.copy(test_data / "images" / "brain_slice16.png", src / "a.png")
+    code, _, err = run(capsys, "filter", src, "-m", "median", "-o", tmp_path / "fo", "--report",
+                       tmp_path / "fo" / "sel100_10s.dat")
+    assert code == 2 and "an output of this run" in one_line_error(err)
+    assert not (tmp_path / "fo").exists()
+    with pytest.raises(InputError, match="an output of this run"):
+        filter_files(src, "median", out_dir=tmp_path / "lo", report=tmp_path / "lo" / "a.png")
+    assert not (tmp_path / "lo").exists()
+
+
+def test_filter_an_image_with_a_signal_modality_uses_the_image_defaults(capsys, tmp_path, test_data):
+    code, out, err = run(capsys, "filter", test_data / "images" / "brain_slice16.png", "-m", "median",
+                         "--modality", "ecg", "-o", tmp_path)
+    assert code == 0, err
+    assert "median size=3" in out
+    code, _, err = run(capsys, "filter", test_data / "signals" / "sel100_10s", "-m", "median", "--modality", "mri",
+                       "-o", tmp_path / "s")
+    assert code == 2 and "--modality mri is an image modality" in one_line_error(err)
+
+
+def test_an_unwritable_plot_is_one_line(capsys, tmp_path, test_data):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "a.png"
+    shutil.copy(test_data / "images" / "brain_slice16.png", png)
+    code, _, err = run(capsys, "filter", png, "-m", "median", "-o", tmp_path / "o", "--plot", tmp_path / "a.png" / "x.png")
+    assert code == 2 and "cannot write the picture" in one_line_error(err)
+
+
+def test_remove_partial_leaves_other_outputs_temporary_files(tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    mine = out / ".a.png.x1y2.part.png"
+    other = out / ".ab.png.x1y2.part.png"  # another run writing ab.png into the same folder
+    group = out / ".a.k3.part"
+    for p in (mine, other):
+        p.write_bytes(b"x")
+    group.mkdir()
+    task = _batch.Task("a", tmp_path / "a.png", out / "a.png", "png", (out / "a.png",))
+    _batch.remove_partial(task)
+    assert not mine.exists() and not group.exists() and other.exists()
