@@ -472,7 +472,7 @@ def score_beats(beats: Beats, model: str | os.PathLike | Any) -> dict[str, np.nd
         out.update(score=np.zeros(0), flag=np.zeros(0, np.int64), **{"class": np.zeros(0, "<U1")},
                    z=np.zeros((0, k)))
         return out
-    res = ae._run_all(np.ascontiguousarray(X, dtype=np.float32))
+    res = ae.outputs(X)
     score = res["score"].astype(np.float64)
     out["score"] = score
     out["flag"] = (score > ae.threshold_).astype(np.int64)

@@ -368,7 +368,7 @@ def _read_recording(root: Path, rel: str) -> EEGEpochs:
         raise InputError(f"EEG recording not found: {str(path)!r}",
                          "point data_dir/BIODAE_DATA at the data folder holding eeg/")
     if path.suffix == ".set":
-        from ..io._eeglab import read_eeglab
+        from ..io import read_eeglab
 
         data, fs, labels = read_eeglab(path)
     else:

@@ -27,6 +27,7 @@ _LAZY = {
     "write_dicom": ".image",
     "read_raster": ".image",
     "write_raster": ".image",
+    "read_eeglab": "._eeglab",  # EEGLAB .set/.fdt (the EOG reference recordings); not a format of read()
 }
 
 __all__ = [

@@ -549,6 +549,22 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 parts[n].append(o)
         return {n: np.concatenate(p) for n, p in parts.items()}
 
+    def outputs(self, X: Any) -> dict[str, np.ndarray]:
+        """Every output of the model for ``X`` in one pass: ``code``, ``reconstruction`` (standardised
+        units), ``score`` and, for ``supervised``, ``proba`` (as the ONNX file's outputs, ``docs/onnx.md``).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features_in_)
+
+        Returns
+        -------
+        dict of ndarray (float32)
+        """
+        check_is_fitted(self, "onnx_model_")
+        X = self._validate(X, reset=False)
+        return self._run_all(np.ascontiguousarray(X, dtype=np.float32))
+
     def _run(self, rows: np.ndarray, output: str, *, name: str = "x") -> np.ndarray:
         """One output, from rows of input ``name``, in chunks."""
         sess = self._session()

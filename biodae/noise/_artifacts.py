@@ -95,7 +95,7 @@ def _stamp(path: os.PathLike[str] | str) -> tuple[int, int]:
 @functools.lru_cache(maxsize=4)
 def _read_eeglab_eog(set_path: str, stamp: tuple[int, int]) -> tuple[np.ndarray, float]:
     """EOG1/EOG2 of an EEGLAB .set/.fdt pair: ``(data (n_samples, 2) µV, srate)``."""
-    from ..io._eeglab import read_eeglab
+    from ..io import read_eeglab
 
     data, srate, labels = read_eeglab(set_path, required=EOG_CHANNELS)
     eog = data[:, [labels.index(c) for c in EOG_CHANNELS]]

@@ -191,3 +191,12 @@ def test_fit_refuses_a_graph_that_disagrees_with_torch(small_rows, monkeypatch):
     monkeypatch.setitem(_onnx._ACT_OPS, "relu", ("Sigmoid", {}))  # a wrong translation
     with pytest.raises(RuntimeError, match="disagrees with torch"):
         Autoencoder(latent_dim=2, hidden=(8,), epochs=1, random_state=0).fit(small_rows)
+
+
+def test_outputs_gives_every_output_at_once(fitted):
+    X, _, sup, conv = fitted
+    out = sup.outputs(X)
+    assert set(out) == {"code", "reconstruction", "score", "proba"}
+    np.testing.assert_allclose(out["code"], sup.transform(X), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(out["score"], sup.score_samples(X), rtol=1e-6, atol=1e-7)
+    assert set(conv.outputs(X[:3])) == {"code", "reconstruction", "score"}
