@@ -199,16 +199,10 @@ def check_latent_file(data: bytes) -> list[str]:
     an empty list when it complies."""
     import onnx
 
-    from ..runtime import weights_sha256
+    from ..runtime import checked_metadata, weights_sha256
 
-    problems: list[str] = []
     proto = onnx.load_model_from_string(data)
-    try:
-        onnx.checker.check_model(proto, full_check=True)
-    except Exception as exc:  # the checker raises its own ValidationError
-        problems.append(f"onnx.checker: {exc}")
-    meta = {p.key: p.value for p in proto.metadata_props}
-    missing = [k for k in METADATA_KEYS if not meta.get(k)]
+    problems, meta, missing = checked_metadata(proto, METADATA_KEYS)
     if meta.get("biodae.kind") == "supervised" and not meta.get("biodae.classes"):
         missing.append("biodae.classes")
     if missing:

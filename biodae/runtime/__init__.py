@@ -20,6 +20,7 @@ from __future__ import annotations
 from ._contract import (
     REQUIRED_KEYS,
     check_contract,
+    checked_metadata,
     load_onnx,
     stamp_weights_sha256,
     weights_sha256,
@@ -45,7 +46,7 @@ __all__ = [
     # windows and tiles
     "overlap_add_1d", "tile_2d", "taper",
     # the file contract
-    "check_contract", "load_onnx", "REQUIRED_KEYS", "weights_sha256", "stamp_weights_sha256",
+    "check_contract", "checked_metadata", "load_onnx", "REQUIRED_KEYS", "weights_sha256", "stamp_weights_sha256",
     "DEFAULT_PERCENTILES", "intensity_range",
     # FP16 and int8
     "fp16_variant", "write_fp16_variant", "convert_to_fp16",

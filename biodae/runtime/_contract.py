@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,18 +88,27 @@ def stamp_weights_sha256(path: str | os.PathLike, **metadata: str) -> str:
     return digest
 
 
-def check_contract(path: str | os.PathLike) -> list[str]:
-    """Problems with an ONNX file against the contract (an empty list when it complies)."""
+def checked_metadata(proto: Any, required: Sequence[str]) -> tuple[list[str], dict[str, str], list[str]]:
+    """What every biodae contract checks first: ``(problems, metadata, missing)`` — the ONNX
+    checker's complaint (full check), the ``metadata_props``, and the ``required`` keys that are
+    absent or empty (left to the caller to add to, and to report)."""
     import onnx
 
     problems: list[str] = []
-    proto = load_onnx(path)
     try:
         onnx.checker.check_model(proto, full_check=True)
     except Exception as exc:  # the checker raises its own ValidationError
         problems.append(f"onnx.checker: {exc}")
     meta = {p.key: p.value for p in proto.metadata_props}
-    missing = [k for k in REQUIRED_KEYS if not meta.get(k)]
+    return problems, meta, [k for k in required if not meta.get(k)]
+
+
+def check_contract(path: str | os.PathLike) -> list[str]:
+    """Problems with an ONNX file against the contract (an empty list when it complies)."""
+    import onnx
+
+    proto = load_onnx(path)
+    problems, meta, missing = checked_metadata(proto, REQUIRED_KEYS)
     inputs, outputs = proto.graph.input, proto.graph.output
     if len(inputs) != 1 or inputs[0].name != "input":
         problems.append("the graph must have one input named 'input'")
