@@ -20,7 +20,7 @@ Only onnx and numpy are needed (no torch): shipped models can be converted with
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -186,21 +186,25 @@ def parity_inputs(spatial_dims: int, window: int = 0) -> list[np.ndarray]:
     return [rng.random(s).astype(np.float32) for s in [(2, 1, t, t), (1, 1, t + 13, t + 7)]]
 
 
-def fp16_parity(fp32: Any, fp16: Any, inputs: Sequence[np.ndarray]) -> float:
-    """``max |fp16 - fp32| / max |fp32|`` over ``inputs``, both run with onnxruntime on the CPU.
-
-    ``fp32`` and ``fp16`` are file paths or serialized models."""
+def variant_parity(fp32: Any, variant: Any, inputs: Iterable[np.ndarray], *, what: str = "variant") -> float:
+    """``max |variant - fp32| / max |fp32|`` over ``inputs`` (the largest over the batches), both run
+    with onnxruntime on the CPU; ``fp32`` and ``variant`` are file paths or serialized models."""
     from ._session import create_session
 
-    a, b = create_session(fp32, threads=1), create_session(fp16, threads=1)
+    a, b = create_session(fp32, threads=1), create_session(variant, threads=1)
     worst = 0.0
     for x in inputs:
         ya = a.run(None, {"input": x})[0]
         yb = b.run(None, {"input": x})[0]
         if yb.dtype != np.float32 or yb.shape != ya.shape:
-            raise RuntimeError(f"the FP16 variant returned {yb.dtype} {yb.shape}, not float32 {ya.shape}")
+            raise RuntimeError(f"the {what} returned {yb.dtype} {yb.shape}, not float32 {ya.shape}")
         worst = max(worst, float(np.max(np.abs(yb - ya)) / max(float(np.max(np.abs(ya))), 1e-30)))
     return worst
+
+
+def fp16_parity(fp32: Any, fp16: Any, inputs: Sequence[np.ndarray]) -> float:
+    """``max |fp16 - fp32| / max |fp32|`` over ``inputs`` (:func:`variant_parity`)."""
+    return variant_parity(fp32, fp16, inputs, what="FP16 variant")
 
 
 def fp16_metadata(meta: dict[str, str], parity: float, source_sha256: str) -> dict[str, str]:

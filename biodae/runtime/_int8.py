@@ -194,17 +194,9 @@ def _batches(calibration: Iterable[np.ndarray], rank: int, name: str) -> list[np
 def int8_parity(fp32: Any, int8: Any, inputs: Iterable[np.ndarray]) -> float:
     """``max |int8 - fp32| / max |fp32|`` over ``inputs`` (the largest over the batches), both run with
     onnxruntime on the CPU. ``fp32`` and ``int8`` are file paths or serialized models."""
-    from ._session import create_session
+    from ._fp16 import variant_parity
 
-    a, b = create_session(fp32, threads=1), create_session(int8, threads=1)
-    worst = 0.0
-    for x in inputs:
-        ya = a.run(None, {"input": x})[0]
-        yb = b.run(None, {"input": x})[0]
-        if yb.dtype != np.float32 or yb.shape != ya.shape:
-            raise RuntimeError(f"the int8 variant returned {yb.dtype} {yb.shape}, not float32 {ya.shape}")
-        worst = max(worst, float(np.max(np.abs(yb - ya)) / max(float(np.max(np.abs(ya))), 1e-30)))
-    return worst
+    return variant_parity(fp32, int8, inputs, what="int8 variant")
 
 
 class _Reader:
