@@ -145,7 +145,8 @@ def main(argv=None) -> int:
 
     import onnxruntime as ort
 
-    from biodae.runtime import calibration_inputs, create_session, load_onnx, model_path
+    from biodae.datasets import calibration_inputs
+    from biodae.runtime import create_session, load_onnx, model_path
     from biodae.runtime._int8 import INT8_TOLERANCE, int8_variant
 
     flags = cpu_flags()

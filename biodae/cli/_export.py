@@ -109,13 +109,13 @@ def _fp16(src: Path, dst: Path, *, force: bool, label: str = "") -> int:
 
 
 def _int8(src: Path, dst: Path, *, force: bool, label: str = "") -> int:
-    from .. import runtime
+    from .. import datasets
     from ..runtime import check_contract, load_onnx, write_int8_variant
 
     meta = {p.key: p.value for p in load_onnx(src).metadata_props}
     if meta.get("biodae.precision", "fp32") != "fp32":
         raise InputError(f"{src}: already a {meta['biodae.precision']} model", "quantise the float32 model")
-    calibration = runtime.calibration_inputs(meta.get("biodae.name", ""))  # looked up here so tests can replace it
+    calibration = datasets.calibration_inputs(meta.get("biodae.name", ""))  # looked up here so tests can replace it
     path, parity = write_int8_variant(src, dst, calibration=calibration, force=force)
     problems = check_contract(path)
     print(f"{path}: int8 variant of {label or src.name}, max |int8 - fp32| / max |fp32| = {parity:.2e} on its "

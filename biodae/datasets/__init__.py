@@ -18,6 +18,7 @@ from ._eeg import (
     preprocess_eeg,
     reject_epochs,
 )
+from ._calibration import CalibrationSet, calibration_inputs
 from ._paths import cache_root, data_root
 from ._ecg import (
     mitdb_ds1_dir,
@@ -40,6 +41,8 @@ from ._deepfilter import (
 )
 
 __all__ = [
+    "CalibrationSet",
+    "calibration_inputs",
     "data_root",
     "cache_root",
     "mitdb_ds1_dir",

@@ -12,7 +12,7 @@ What a user of the runtime needs, by task:
   :data:`REQUIRED_KEYS`, :func:`weights_sha256`, :func:`stamp_weights_sha256`,
   :data:`DEFAULT_PERCENTILES` and :func:`intensity_range` (the image models' scaling);
 - FP16 variants for GPUs: :func:`fp16_variant`, :func:`write_fp16_variant`, :func:`convert_to_fp16`;
-  int8 variants for CPUs: :func:`int8_variant`, :func:`write_int8_variant`, :func:`calibration_inputs`.
+  int8 variants for CPUs: :func:`int8_variant`, :func:`write_int8_variant` (calibration data: :func:`biodae.datasets.calibration_inputs`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from ._contract import (
 )
 from ._fp16 import convert_to_fp16, fp16_variant, write_fp16_variant
 from ._images import DEFAULT_PERCENTILES, intensity_range
-from ._int8 import calibration_inputs, int8_variant, write_int8_variant
+from ._int8 import int8_variant, write_int8_variant
 from ._model import Model, available_models, load_model, model_path, unit_factor
 from ._session import (
     DEVICES,
@@ -50,5 +50,5 @@ __all__ = [
     "DEFAULT_PERCENTILES", "intensity_range",
     # FP16 and int8
     "fp16_variant", "write_fp16_variant", "convert_to_fp16",
-    "int8_variant", "write_int8_variant", "calibration_inputs",
+    "int8_variant", "write_int8_variant",
 ]

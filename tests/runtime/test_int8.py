@@ -18,7 +18,8 @@ from biodae.runtime import (
     load_onnx,
     write_int8_variant,
 )
-from biodae.runtime._int8 import _TRAINING, INT8_TOLERANCE, calibration_inputs
+from biodae.datasets._calibration import _TRAINING, calibration_inputs
+from biodae.runtime._int8 import INT8_TOLERANCE
 
 ROOT = Path(__file__).resolve().parents[2]
 ECG = ROOT / "models" / "ecg.onnx"
@@ -120,7 +121,7 @@ def test_calibration_settings_match_the_recipes():
 def test_export_int8_cli(tmp_path, monkeypatch, calibration, capsys):
     import biodae.runtime
 
-    monkeypatch.setattr(biodae.runtime, "calibration_inputs", lambda name: calibration)
+    monkeypatch.setattr(biodae.datasets, "calibration_inputs", lambda name: calibration)
     out = tmp_path / "ecg-int8.onnx"
     assert main(["export", str(ECG), "-o", str(out), "--int8"]) == 0
     printed = capsys.readouterr().out
