@@ -87,8 +87,6 @@ def _collect_warnings() -> Iterator[list[str]]:
         logger.removeHandler(handler)
 
 
-#: a long record's SNR estimate is the median over this many stretches of SNR_STRETCH_S seconds
-SNR_STRETCHES, SNR_STRETCH_S = 10, 60.0
 
 
 def _snr(obj: io.Signal | io.Image, new: io.Signal | io.Image) -> tuple[list[str], list, list]:

@@ -51,9 +51,14 @@ def _is_records_file(p: Path) -> bool:
     return p.name == "RECORDS" and p.is_file()
 
 
+def _stem(path: Path) -> str:
+    """A file name without its extension (``scan.nii.gz`` -> ``scan``)."""
+    name = path.name
+    return name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else Path(name).stem
+
+
 def _skip_name(p: Path, skip_tags: Sequence[str]) -> bool:
-    stem = p.name[: -len(".nii.gz")] if p.name.lower().endswith(".nii.gz") else p.stem
-    return stem.endswith(tuple(skip_tags))
+    return _stem(p).endswith(tuple(skip_tags))
 
 
 def _segment_names(hea: Path) -> list[str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .. import io
 from .._errors import InputError
-from ._inputs import Source
+from ._inputs import Source, _stem
 
 __all__ = ["Task", "plan", "extra_output", "input_files", "guard_inputs", "check_report", "Claimed"]
 
@@ -38,12 +38,6 @@ class Task:
 def _visible(output: Path, fmt: str) -> Path:
     """The file that makes an output visible (a WFDB record's ``.hea``)."""
     return output.with_name(output.name + ".hea") if fmt == "wfdb" else output
-
-
-def _stem(path: Path) -> str:
-    """A file name without its extension (``scan.nii.gz`` -> ``scan``)."""
-    name = path.name
-    return name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else Path(name).stem
 
 
 def extra_output(source: Path, output: Path, fmt: str, suffix: str) -> Path:
