@@ -6,12 +6,16 @@ For every shipped denoiser the int8 variant is built (``biodae.runtime.int8_vari
 ``calibration_inputs``: training data only) and compared with the float32 model on held-out data:
 
 - ``ecg``: 4 test records x 2 leads, one 60-s stretch each (``ecg_bench.stretches``), NSTDB test-split
-  ``bw``/``em``/``ma`` at 0 and 12 dB, run end to end (``Model.denoise_signal``); SNR improvement (dB).
+  ``bw``/``em``/``ma`` at -6, 0, 6, 12, 18 and 24 dB (the ECG benchmark's levels), run end to end
+  (``Model.denoise_signal``); SNR improvement (dB).
 - ``ecg-qtdb-bw`` (+ ``-v2``): 2000 test beats of the DeepFilter protocol (every k-th), one 512-sample window each;
   SNR improvement (dB) and SSD (mV^2).
 - ``eeg``: 200 test epochs with test-split EOG and EMG at -5, 0, 5 dB; SNR improvement (dB), RRMSE_t.
 - ``mri``: the held-out test slices at 5 % Rician (``mri_bench._noisy``); masked PSNR (dB).
 - ``xray``: the held-out radiograph at medium dose (``xray_bench``); PSNR (dB).
+
+Where a model ships an int8 variant (``models/NAME.int8.onnx``, written by ``benchmarks/int8_ship.py``), it is
+measured too, in the same run, next to the variant this run builds with the default settings.
 
 Parity is max |int8 - fp32| / max |fp32| over all those outputs. Speed: throughput of the two ONNX files through
 onnxruntime on the same batch, the two taking turns in blocks (``_common.rates``), with 1 and 2 threads.
@@ -34,6 +38,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _common import markdown_table, progress, rates, write_text
 
 MODELS = ("ecg", "ecg-qtdb-bw", "ecg-qtdb-bw-v2", "eeg", "mri", "xray")
+ECG_LEVELS = (-6, 0, 6, 12, 18, 24)
 
 
 def cpu_flags() -> str:
@@ -70,7 +75,7 @@ def quality(name: str, fp32, int8, data_dir) -> tuple[list[list], float, str]:
         test = ecg_bench.stretches(load_ecg_records("test", data_dir=data_dir)[:4], 1, 2026)
         run = [lambda x, m=m: m.denoise_signal(x, sampling_rate=ecg_bench.FS, units="mV") for m in (a, b)]
         for kind in ecg_bench.KINDS:
-            for snr in (0, 12):
+            for snr in ECG_LEVELS:
                 rng = np.random.default_rng([2026, ecg_bench.KINDS.index(kind), snr + 100])
                 g = np.array([[_snr_gain(c, x, y) for y in both(*run, x)]
                               for c, x in ((c, ecg_bench.mix(c, kind, float(snr), "test", rng)) for c in test)])
@@ -115,7 +120,7 @@ def quality(name: str, fp32, int8, data_dir) -> tuple[list[list], float, str]:
         vals = []
         for i, c in enumerate(test):
             m = foreground_mask(c)
-            noisy, _ = mri_bench._noisy(c, m, 5.0, i)
+            noisy = mri_bench._noisy(c, m, 5.0, i)[0]  # the noisy slice (first field of what it returns)
             ys = both(a.denoise_image, b.denoise_image, noisy)
             vals.append([metrics.psnr(c, y, data_range=float(c[m].max()), mask=m) for y in ys])
         v = np.mean(vals, axis=0)
@@ -134,6 +139,29 @@ def quality(name: str, fp32, int8, data_dir) -> tuple[list[list], float, str]:
     return rows, worst[0], f"the held-out radiograph {clean.shape}, one dose"
 
 
+def speed_batch(src) -> np.ndarray:
+    """The timed batch: 64 windows of a 1D model (a random walk plus noise), two 512 x 512 images of a 2D one."""
+    from biodae.runtime import load_onnx
+
+    meta = {p.key: p.value for p in load_onnx(src).metadata_props}
+    w = int(meta.get("biodae.window") or 512)
+    shape = (64, 1, w) if meta.get("biodae.sampling_rate") else (2, 1, 512, 512)
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    if len(shape) == 4:
+        return np.clip(0.5 + 0.2 * x, 0, 1).astype(np.float32)
+    return (np.cumsum(x, axis=-1) * 0.02 + x * 0.1).astype(np.float32)
+
+
+def speedup(src, variants: dict, x: np.ndarray, threads: int, seconds: float) -> dict[str, float]:
+    """Throughput (values per second) of the float32 file ``src`` (key ``"fp32"``) and each of ``variants``
+    (label -> file), taking turns in one :func:`_common.rates` call."""
+    from biodae.runtime import create_session
+
+    sessions = {"fp32": create_session(src, threads=threads)}
+    sessions.update({k: create_session(str(v), threads=threads) for k, v in variants.items()})
+    return rates({k: (lambda s=s: s.run(None, {"input": x})) for k, s in sessions.items()}, int(x.size), seconds)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks"))
@@ -146,43 +174,44 @@ def main(argv=None) -> int:
     import onnxruntime as ort
 
     from biodae.datasets import calibration_inputs
-    from biodae.runtime import create_session, load_onnx, model_path
+    from biodae.runtime import load_onnx, model_path, variant_path
     from biodae.runtime._int8 import INT8_TOLERANCE, int8_variant
 
     flags = cpu_flags()
     load0 = Path("/proc/loadavg").read_text().split()[0]
     t0 = time.perf_counter()
-    qual, speed, info = [], [], []
+    qual, speed, info, shipped_note = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
             src = model_path(name)
             progress(f"{name}: calibrating")
             t = time.perf_counter()
             cal = calibration_inputs(name, data_dir=args.data_dir)
-            proto, cal_parity = int8_variant(load_onnx(src), cal, name=name, tolerance=float("inf"))
+            proto, cal_parity = int8_variant(load_onnx(src), cal, name=name, tolerance=float("inf"), keep_float=())
             dst = Path(tmp) / f"{name}-int8.onnx"
             dst.write_bytes(proto.SerializeToString())
             t_build = time.perf_counter() - t
-            progress(f"{name}: quality")
-            rows, parity, data = quality(name, src, dst, args.data_dir)
-            qual += [[f"`{name}`", *r] for r in rows]
-            info.append([f"`{name}`", cal.description, f"{cal_parity:.2e}", f"{parity:.2e}", data, f"{t_build:.0f} s"])
-            meta = {p.key: p.value for p in load_onnx(src).metadata_props}
-            w = int(meta.get("biodae.window") or 512)
-            shape = (64, 1, w) if meta.get("biodae.sampling_rate") else (2, 1, 512, 512)
-            x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-            if len(shape) == 4:
-                x = np.clip(0.5 + 0.2 * x, 0, 1).astype(np.float32)
-            else:
-                x = np.cumsum(x, axis=-1) * 0.02 + x * 0.1
+            variants = {f"`{name}`": dst}
+            shipped = variant_path(src, "int8")
+            if shipped.is_file():
+                variants[f"`{name}` shipped `{shipped.name}`"] = shipped
+                kept = {p.key: p.value for p in load_onnx(shipped).metadata_props}.get("biodae.precision_detail", "")
+                shipped_note.append(f"`{shipped.name}`: {kept}.")
+            for label, file in variants.items():
+                progress(f"{name}: quality ({file.name})")
+                rows, parity, data = quality(name, src, file, args.data_dir)
+                qual += [[label, *r] for r in rows]
+                cal_p = cal_parity if file == dst else float(
+                    {p.key: p.value for p in load_onnx(file).metadata_props}.get("biodae.int8_parity", "nan"))
+                info.append([label, cal.description, f"{cal_p:.2e}", f"{parity:.2e}", data,
+                             f"{t_build:.0f} s" if file == dst else "(shipped)"])
+            x = speed_batch(src)
             for threads in (1, 2):
                 progress(f"{name}: speed, {threads} thread(s)")
-                s32, s8 = create_session(src, threads=threads), create_session(str(dst), threads=threads)
-                r = rates({"fp32": lambda s=s32, x=x: s.run(None, {"input": x}),
-                           "int8": lambda s=s8, x=x: s.run(None, {"input": x})},
-                          int(np.prod(shape)), args.seconds)
-                speed.append([f"`{name}`", str(list(shape)), threads, f"{r['fp32'] / 1e6:.2f} M", f"{r['int8'] / 1e6:.2f} M",
-                              f"**{r['int8'] / r['fp32']:.2f}x**"])
+                r = speedup(src, variants, x, threads, args.seconds)
+                for label in variants:
+                    speed.append([label, str(list(x.shape)), threads, f"{r['fp32'] / 1e6:.2f} M",
+                                  f"{r[label] / 1e6:.2f} M", f"**{r[label] / r['fp32']:.2f}x**"])
     load1 = Path("/proc/loadavg").read_text().split()[0]
     q = markdown_table(["model", "setting", "metric", "float32", "int8", "int8 - float32"],
                        [[r[0], r[1], r[2], f"{r[3]:.3f}", f"{r[4]:.3f}", f"{r[5]:+.3f}"] for r in qual])
@@ -196,7 +225,10 @@ def main(argv=None) -> int:
         ("Variant: `biodae export MODEL.onnx -o MODEL-int8.onnx --int8` (`biodae.runtime.int8_variant`): static QDQ "
         "quantisation of every Conv except the first and the last, int8 weights per output channel, uint8 "
         "activations with min/max ranges from the calibration data; input, output, in-graph "
-        "normalisation, SiLU, residual additions and ConvTranspose stay float32. Calibration on training data only."), "",
+        "normalisation, SiLU, residual additions and ConvTranspose stay float32. Calibration on training data only. "
+        "Rows named `NAME` are this variant built in this run with those settings alone (`keep_float=()`); rows "
+        "named \"shipped\" are the file shipped beside the float32 model, which keeps more convolutions float32 "
+        "(chosen on validation data, `benchmarks/int8_select.py`)."), "", *shipped_note, "",
         "## Parity and calibration", "",
         ("Parity = max |int8 - fp32| / max |fp32|: on the calibration data (stored as `biodae.int8_parity`) and on "
         "the held-out test data of the quality table below, run end to end. `biodae export --int8` refuses a "

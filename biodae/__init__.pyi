@@ -7,6 +7,7 @@ from ._batch import denoise_files, filter_files
 from ._errors import BiodaeError, DependencyError, InputError, OutputError, OutputExistsError
 from ._modality import channel_modality, modality_of
 from ._record import denoise, denoise_image, denoise_record, filter_record
+from ._self_supervised import denoise_self_supervised, patch2self
 from ._version import __version__
 from .io import Image, Signal, read, write
 from .noise import estimate_noise
@@ -19,6 +20,8 @@ __all__ = [
     "Signal", "Image", "read", "write",
     # cleaning a record or image
     "filter_record", "denoise", "denoise_record", "denoise_image", "estimate_noise",
+    # self-supervised: fitted to the scan itself (noise2self needs torch)
+    "denoise_self_supervised", "patch2self",
     # cleaning an archive
     "denoise_files", "filter_files",
     # modalities

@@ -195,18 +195,25 @@ def filter_record(
 
 # ----------------------------------------------------------------------------- models
 
-_CACHE: dict[tuple[str, str, int | None], Any] = {}
+_CACHE: dict[tuple[str, str, int | None, str], Any] = {}
 
 
-def _model(model: Any, device: str, threads: int | None):
+def _model(model: Any, device: str, threads: int | None, precision: str = "fp32"):
     from .runtime import Model, load_model
 
     if isinstance(model, Model):
         return model
-    key = (os.fspath(model), device, threads)
+    key = (os.fspath(model), device, threads, precision)
     if key not in _CACHE:
-        _CACHE[key] = load_model(model, device=device, threads=threads)
+        _CACHE[key] = load_model(model, device=device, threads=threads, precision=precision)
     return _CACHE[key]
+
+
+def _check_precision(precision: str) -> None:
+    from .runtime import PRECISIONS
+
+    if precision not in PRECISIONS:
+        raise InputError(f"precision={precision!r} is not known", f"choose one of {', '.join(PRECISIONS)}")
 
 
 def _side_by_side(device: str, threads: int | None) -> int | None:
@@ -225,7 +232,7 @@ def _channel_threads(device: str, threads: int | None) -> int | None:
 
 
 def _denoise_channels(jobs: list[tuple[Any, np.ndarray, float, str | None]], device: str,
-                      threads: int | None) -> list[np.ndarray]:
+                      threads: int | None, precision: str = "fp32") -> list[np.ndarray]:
     """Denoise ``(model, channel, sampling_rate, units)`` jobs; return the channels in order.
 
     On the CPU with two or more threads, the work runs as one-thread onnxruntime calls
@@ -240,12 +247,13 @@ def _denoise_channels(jobs: list[tuple[Any, np.ndarray, float, str | None]], dev
 
     budget = _side_by_side(device, threads)
     if budget is None or any(isinstance(j[0], Model) for j in jobs):
-        return [_model(spec, device, threads).denoise_signal(x, sampling_rate=fs, units=u) for spec, x, fs, u in jobs]
+        return [_model(spec, device, threads, precision).denoise_signal(x, sampling_rate=fs, units=u)
+                for spec, x, fs, u in jobs]
     k = min(len(jobs), budget)
     streams = budget // k
 
     def one(spec: Any, x: np.ndarray, fs: float, u: str | None) -> np.ndarray:
-        return _model(spec, device, 1).denoise_signal(x, sampling_rate=fs, units=u, streams=streams)
+        return _model(spec, device, 1, precision).denoise_signal(x, sampling_rate=fs, units=u, streams=streams)
 
     if k == 1:
         return [one(*job) for job in jobs]
@@ -291,6 +299,7 @@ def denoise(
     units: str | None = None,
     device: str = "cpu",
     threads: int | None = None,
+    precision: str = "fp32",
 ) -> np.ndarray | Signal | Image:
     """Denoise a signal array, a :class:`~biodae.io.Signal` or an :class:`~biodae.io.Image`.
 
@@ -313,6 +322,10 @@ def denoise(
     device : {"cpu", "cuda", "tensorrt"}
     threads : int, optional
         onnxruntime intra-op threads.
+    precision : {"fp32", "int8", "auto"}, default "fp32"
+        ``"int8"``: the model's int8 variant (an error for a model without one); ``"auto"``: the int8 variant
+        where it was measured within its quality limit and faster and the CPU has int8 dot-product
+        instructions, float32 otherwise (:func:`biodae.runtime.resolve_precision`). Ignored for a loaded Model.
 
     Returns
     -------
@@ -322,8 +335,9 @@ def denoise(
     --------
     >>> clean = biodae.denoise(ecg_mv, model="ecg", sampling_rate=500)  # doctest: +SKIP
     """
+    _check_precision(precision)
     if isinstance(x, (Signal, Image)):
-        return denoise_record(x, model, device=device, threads=threads)[0]
+        return denoise_record(x, model, device=device, threads=threads, precision=precision)[0]
     if sampling_rate is None:
         raise InputError("sampling_rate is required to denoise an array", "pass sampling_rate=<Hz>")
     arr = np.asarray(x, dtype=np.float64)
@@ -334,12 +348,13 @@ def denoise(
     channels = arr[:, None] if arr.ndim == 1 else arr
     jobs = [(model, channels[:, c], float(sampling_rate), units) for c in range(channels.shape[1])]
     _warn_gaps("array", jobs, [str(c) for c in range(len(jobs))])
-    out = np.stack(_denoise_channels(jobs, device, threads), axis=1)
+    out = np.stack(_denoise_channels(jobs, device, threads, precision), axis=1)
     return out[:, 0] if arr.ndim == 1 else out
 
 
 def denoise_record(
-    obj: Signal | Image, model: Any = None, *, device: str = "cpu", threads: int | None = None
+    obj: Signal | Image, model: Any = None, *, device: str = "cpu", threads: int | None = None,
+    precision: str = "fp32",
 ) -> tuple[Signal | Image, DenoiseReport]:
     """Denoise a whole record; return a copy with the same metadata and a report.
 
@@ -348,11 +363,13 @@ def denoise_record(
     :func:`biodae._modality.choose_channels`); other channels (PPG, respiration,
     annotations...) are copied unchanged, with a logged warning saying why. With ``model``,
     every channel is denoised with it. The report has ``models`` (model -> channel names)
-    and ``copied`` (each channel left as it is, as ``"NAME (not ECG/EEG: why)"``).
+    and ``copied`` (each channel left as it is, as ``"NAME (not ECG/EEG: why)"``). ``precision`` as in
+    :func:`denoise`; a model that ran in another precision than float32 is named with it (``"ecg 1.4.0 int8"``).
     """
+    _check_precision(precision)
     check_finite(obj)  # only all-NaN input is refused: gaps and holes are kept
     if isinstance(obj, Image):
-        return denoise_image(obj, model, device=device, threads=threads)
+        return denoise_image(obj, model, device=device, threads=threads, precision=precision)
     choice = choose_channels(obj, every=model is not None)
     out = np.array(obj.data, dtype=np.float64, copy=True)
     used: dict[str, list[str]] = {}
@@ -360,7 +377,7 @@ def denoise_record(
     for c, cm in choice.clean:
         name = obj.channel_names[c]
         chosen = model if model is not None else cm
-        m = _model(chosen, device, _channel_threads(device, threads))
+        m = _model(chosen, device, _channel_threads(device, threads), precision)
         if m.spatial_dims != 1:
             raise InputError(
                 f"{obj.source.name if obj.source else 'record'}: model {m.name!r} is an {m.modality.upper()} image "
@@ -371,7 +388,7 @@ def denoise_record(
             log.warning("channel %s looks like %s but the %s model %r was asked for", name, cm.upper(),
                         m.modality.upper(), m.name)
         jobs.append((c, chosen))
-        used.setdefault(f"{m.name} {m.version}".strip(), []).append(name)
+        used.setdefault(m.label, []).append(name)
     if not used:
         raise InputError(
             f"{obj.source.name if obj.source else 'record'}: no channel looks like ECG or EEG "
@@ -380,7 +397,7 @@ def denoise_record(
         )
     todo = [(spec, obj.data[:, c], obj.sampling_rate, obj.units[c]) for c, spec in jobs]
     _warn_gaps(obj.source.name if obj.source else "record", todo, [obj.channel_names[c] for c, _ in jobs])
-    done = _denoise_channels(todo, device, threads)
+    done = _denoise_channels(todo, device, threads, precision)
     for (c, _), y in zip(jobs, done):
         out[:, c] = y
     return obj.replace(data=out), DenoiseReport(models=used, copied=choice.copied)
@@ -404,7 +421,7 @@ def _noise_sigmas(before: Image, after: Image) -> tuple[float | None, float | No
 
 def denoise_image(
     image: Image, model: Any = None, *, axis: int | None = None, mask: np.ndarray | None = None,
-    device: str = "cpu", threads: int | None = None, progress: bool | None = False,
+    device: str = "cpu", threads: int | None = None, progress: bool | None = False, precision: str = "fp32",
 ) -> tuple[Image, DenoiseReport]:
     """Denoise an :class:`~biodae.io.Image` (2D, 3D or 4D) with an image model.
 
@@ -424,6 +441,8 @@ def denoise_image(
         Same spatial shape: denoise inside, copy the input outside.
     progress : bool or None
         A progress bar over slices (None: only on a terminal).
+    precision : {"fp32", "int8", "auto"}, default "fp32"
+        As in :func:`denoise`.
 
     Returns
     -------
@@ -434,8 +453,9 @@ def denoise_image(
     """
     from ._arrays import slice_axis
 
+    _check_precision(precision)
     name = model if model is not None else default_model(image)
-    m = _model(name, device, threads)
+    m = _model(name, device, threads, precision)
     if m.spatial_dims != 2:
         raise InputError(
             f"{image.source.name if image.source else 'image'}: model {m.name!r} is a {m.modality.upper()} signal "
@@ -476,6 +496,6 @@ def denoise_image(
         with np.errstate(invalid="ignore"):  # inf - inf where the input is infinite: nothing was removed there
             return np.where(np.isfinite(data), data - out, np.float32(0)) if bad else data - out
 
-    rep = DenoiseReport(model=f"{m.name} {m.version}".strip(), axis=axis, sigma_before=before, sigma_after=after,
+    rep = DenoiseReport(model=m.label, axis=axis, sigma_before=before, sigma_after=after,
                         lazy={"noise": removed})
     return image.replace(data=out), rep

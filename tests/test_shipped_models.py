@@ -10,6 +10,7 @@ import pytest
 
 import biodae
 from biodae.runtime import check_contract, load_model
+from biodae.runtime._precision import is_variant_file
 
 
 def _is_latent(path: Path) -> bool:
@@ -18,7 +19,8 @@ def _is_latent(path: Path) -> bool:
     return any(e.key == "biodae.task" and e.value == "latent" for e in onnx.load(str(path)).metadata_props)
 
 
-ALL = sorted((Path(__file__).resolve().parents[1] / "models").glob("*.onnx"))
+ALL = sorted(p for p in (Path(__file__).resolve().parents[1] / "models").glob("*.onnx")
+             if not is_variant_file(p))  # not the variants (ecg.int8.onnx): tests/runtime/test_precision.py
 #: the denoisers; the latent models (biodae.latent, docs/onnx.md "Latent models") are tested in tests/test_beats.py
 LATENT = [p for p in ALL if _is_latent(p)]
 MODELS = [p for p in ALL if p not in LATENT]

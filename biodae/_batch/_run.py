@@ -222,11 +222,12 @@ def denoise_files(
     force: bool = False,
     report: str | os.PathLike | None = None,
     progress: bool | None = False,
+    precision: str = "fp32",
 ) -> BatchReport:
     """Denoise folders, records, RECORDS files or globs into ``out_dir``: :command:`biodae denoise` from Python.
 
-    Parameters are those of :func:`run` (``backend=None``: :func:`choose_backend`); ``model`` as in
-    :func:`biodae.denoise_record`. Bad files are reported in the returned :class:`BatchReport`, never
+    Parameters are those of :func:`run` (``backend=None``: :func:`choose_backend`); ``model`` and ``precision``
+    as in :func:`biodae.denoise_record`. Bad files are reported in the returned :class:`BatchReport`, never
     raised; the report is also written as JSON to ``report`` when given (an earlier report there is
     carried over). Works in a plain script: with ``backend="processes"`` no ``__main__`` guard is needed.
 
@@ -237,7 +238,7 @@ def denoise_files(
     """
     if model is not None and Path(model).is_file():
         model = str(Path(model).absolute())  # workers elsewhere resolve it from their own folder
-    step = Denoise(None if model is None else str(model), device, threads)
+    step = Denoise(None if model is None else str(model), device, threads, precision=precision)
     return _files(inputs, step, command="denoise", tag="_denoised", out_dir=out_dir, backend=backend, jobs=jobs,
                   threads=threads, scheduler=scheduler, force=force, report=report, progress=progress,
                   also_inputs=[model] if model is not None and Path(model).is_file() else [])

@@ -30,6 +30,9 @@ class Denoise:
     device : {"cpu", "cuda", "tensorrt"}
     threads : int, optional
         onnxruntime intra-op threads; ``None`` lets the batch engine choose.
+    precision : {"fp32", "int8", "auto"}
+        Which variant of the model runs (:func:`biodae.denoise`); a precision other than float32 is named in
+        the output's provenance and the detail line (``"ecg 1.4.0 int8"``).
     """
 
     model: str | None = None
@@ -40,6 +43,7 @@ class Denoise:
     axis: int | None = None
     mask: str | None = None
     save_noise: bool = False
+    precision: str = "fp32"
 
     def __call__(self, obj: io.Signal | io.Image) -> tuple:
         from .._record import denoise_record, note_provenance
@@ -50,7 +54,8 @@ class Denoise:
             if value not in (None, False):
                 raise InputError(f"{name}= applies to images (NIfTI, DICOM, PNG, TIFF), not to {obj.format.upper()} "
                                  "signals", f"leave out {name}= for signal records")
-        out, rep = denoise_record(obj, self.model, device=self.device, threads=self.threads)
+        out, rep = denoise_record(obj, self.model, device=self.device, threads=self.threads,
+                                  precision=self.precision)
         if rep.get("models"):  # signals: the model used on each channel
             models = "; ".join(f"{m} on {', '.join(ch)}" for m, ch in rep["models"].items())
         else:
@@ -67,7 +72,7 @@ class Denoise:
                              "use save_noise=True with NIfTI inputs")
         mask = None if self.mask is None else _mask_for(self.mask, obj)
         out, rep = denoise_image(obj, self.model, axis=self.axis, mask=mask, device=self.device,
-                                 threads=self.threads, progress=None)
+                                 threads=self.threads, progress=None, precision=self.precision)
         detail = rep["model"] + (f", axis {rep['axis']}" if rep["axis"] is not None else "")
         if rep["sigma_before"] is not None and rep["sigma_after"] is not None:
             detail += f", noise sigma (est.) {rep['sigma_before']:.4g} -> {rep['sigma_after']:.4g}"

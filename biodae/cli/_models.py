@@ -87,10 +87,17 @@ def describe(path: Path, meta: dict[str, str]) -> list[str]:
         f"  input    {_without_name(meta.get('biodae.input', '?'))}",
         f"  output   {_without_name(meta.get('biodae.output', '?'))}",
         f"  file     {path}",
+        *_variant_lines(path),
         f"  card     {card if card else '(none)'}",
     ]
 
 
+def _variant_lines(path: Path) -> list[str]:
+    """The int8 variant beside a float32 model, which ``--precision int8`` (or ``auto``) runs."""
+    from ..runtime import variant_path
+
+    v = variant_path(path, "int8")
+    return [f"  int8     {v} (--precision int8 or auto)"] if v.is_file() else []
 
 
 def run(args) -> int:

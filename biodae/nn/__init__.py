@@ -16,6 +16,7 @@ exported graph.
 
 from __future__ import annotations
 
+from .adapt import Noise2SelfResult, noise2self
 from .export import checkpoint_to_onnx, export_onnx, load_checkpoint, strip_onnx_metadata, torch_from_onnx
 from .models import (
     FCNDAE,
@@ -56,4 +57,6 @@ __all__ = [
     "load_checkpoint",
     "checkpoint_to_onnx",
     "strip_onnx_metadata",
+    "noise2self",
+    "Noise2SelfResult",
 ]

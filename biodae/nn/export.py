@@ -38,7 +38,7 @@ from .._version import __version__
 from ..io import atomic_path
 from .models import Denoiser, build_model
 
-__all__ = ["export_onnx", "load_checkpoint", "checkpoint_to_onnx", "strip_onnx_metadata"]
+__all__ = ["export_onnx", "load_checkpoint", "checkpoint_to_onnx", "strip_onnx_metadata", "load_onnx_weights"]
 
 _PARITY_RTOL = 1e-4
 
@@ -391,3 +391,19 @@ def torch_from_onnx(path: str | os.PathLike[str]) -> Denoiser:
         raise ValueError(f"{path}: parameters not found among the initializers: {', '.join(missing[:5])}")
     model.load_state_dict({k: torch.from_numpy(inits[k].copy()) if k in inits else v for k, v in state.items()})
     return model.eval()
+
+
+def load_onnx_weights(model: Any, proto: Any, *, name: str, advice: str) -> None:
+    """Copy an exported model's weights into ``model``: the ONNX initializer names are the torch
+    ``state_dict`` names of biodae's networks. Strict: every tensor must be there with its shape,
+    else :class:`~biodae.InputError` naming ``name`` with ``advice``."""
+    from onnx import numpy_helper
+
+    weights = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
+    state = model.state_dict()
+    wrong = sorted(k for k in state if k not in weights or tuple(weights[k].shape) != tuple(state[k].shape))
+    if wrong:
+        raise InputError(f"{name}: its weights do not fit the {type(model).__name__} network ({len(wrong)} tensors "
+                         f"missing or of another shape, e.g. {wrong[0]})", advice)
+    model.load_state_dict({k: torch.from_numpy(np.array(weights[k], dtype=np.float32)) for k in state}, strict=True)
+

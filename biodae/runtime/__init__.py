@@ -12,7 +12,9 @@ What a user of the runtime needs, by task:
   :data:`REQUIRED_KEYS`, :func:`weights_sha256`, :func:`stamp_weights_sha256`,
   :data:`DEFAULT_PERCENTILES` and :func:`intensity_range` (the image models' scaling);
 - FP16 variants for GPUs: :func:`fp16_variant`, :func:`write_fp16_variant`, :func:`convert_to_fp16`;
-  int8 variants for CPUs: :func:`int8_variant`, :func:`write_int8_variant` (calibration data: :func:`biodae.datasets.calibration_inputs`).
+  int8 variants for CPUs: :func:`int8_variant`, :func:`write_int8_variant` (calibration data: :func:`biodae.datasets.calibration_inputs`);
+- which one runs (``precision="fp32" | "int8" | "auto"``): :func:`resolve_precision`, :func:`cpu_int8_dot`,
+  :func:`variant_path`, :func:`int8_models`, :data:`PRECISIONS`.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from ._contract import (
 from ._fp16 import convert_to_fp16, fp16_variant, write_fp16_variant
 from ._images import DEFAULT_PERCENTILES, intensity_range
 from ._int8 import int8_variant, write_int8_variant
-from ._model import Model, available_models, load_model, model_path, unit_factor
+from ._model import Model, available_models, int8_models, load_model, model_path, unit_factor
+from ._precision import PRECISIONS, cpu_int8_dot, resolve_precision, variant_path
 from ._session import (
     DEVICES,
     SessionRunner,
@@ -51,4 +54,6 @@ __all__ = [
     # FP16 and int8
     "fp16_variant", "write_fp16_variant", "convert_to_fp16",
     "int8_variant", "write_int8_variant",
+    # which precision runs
+    "PRECISIONS", "resolve_precision", "cpu_int8_dot", "variant_path", "int8_models",
 ]

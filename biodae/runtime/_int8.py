@@ -16,6 +16,10 @@ or one output channel: the int8 kernels were slower than float32 there, and the 
 one sets the output's precision). The settings were chosen by measurement
 (``docs/benchmarks/int8.md``, ``benchmarks/int8_bench.py``).
 
+Some inner convolutions cost more quality than others: :data:`INT8_KEEP_FLOAT` names, per float32 weights
+(their ``biodae.weights_sha256``), the ones kept float32 as well, chosen by quantising one convolution at a
+time and measuring on validation data (``docs/benchmarks/int8.md``); ``keep_float=`` overrides it.
+
 Calibration data come from each model's **training** data only (:func:`calibration_inputs`,
 which needs ``BIODAE_DATA``): the same noisy windows or patches its training recipe draws.
 
@@ -38,6 +42,7 @@ import numpy as np
 from .._errors import InputError
 
 __all__ = [
+    "INT8_KEEP_FLOAT",
     "INT8_SETTINGS",
     "INT8_TOLERANCE",
     "int8_parity",
@@ -54,6 +59,16 @@ INT8_SETTINGS = ("static QDQ quantisation (onnxruntime.quantization): Conv nodes
                  "weights int8 per output channel, activations uint8 with min/max ranges from the calibration data; "
                  "input, output, normalisation, padding, cropping, activations, additions, ConvTranspose and the "
                  "first and last Conv float32")
+
+#: Convolutions kept float32 besides the first and the last, per float32 model weights
+#: (``biodae.weights_sha256``): the ones whose quantisation cost the most SNR improvement on validation data
+#: (validation records and validation-split NSTDB noise, ``benchmarks/int8_select.py``).
+INT8_KEEP_FLOAT: dict[str, tuple[str, ...]] = {
+    # ecg 1.4.0: alone, each of these lost 0.03-0.11 dB (the others at most 0.026); all inner Convs int8: -0.26 dB
+    # at worst on validation, these five float32 as well: -0.10 dB
+    "4a30c84647056abd7c994e986da55a087461473c20174d1951fe47df2209d9a5": (
+        "node_conv1d_2", "node_conv1d_3", "node_conv1d_4", "node_conv1d_6", "node_conv1d_27"),
+}
 
 
 def _batches(calibration: Iterable[np.ndarray], rank: int, name: str) -> list[np.ndarray]:
@@ -90,8 +105,9 @@ class _Reader:
         return None if x is None else {"input": x}
 
 
-def _quantize(proto: Any, batches: list[np.ndarray]) -> Any:
-    """onnxruntime's static QDQ quantisation with :data:`INT8_SETTINGS`; a new ``onnx.ModelProto``."""
+def _quantize(proto: Any, batches: list[np.ndarray], keep_float: tuple[str, ...] = ()) -> Any:
+    """onnxruntime's static QDQ quantisation with :data:`INT8_SETTINGS` (and the Conv nodes ``keep_float`` in
+    float32 too); a new ``onnx.ModelProto``."""
     import logging
 
     import onnx
@@ -108,6 +124,10 @@ def _quantize(proto: Any, batches: list[np.ndarray]) -> Any:
         raise InputError("the model has fewer than three Conv nodes", "int8 variants are for biodae's convolutional denoisers")
     if any(not c for c in convs):
         raise InputError("the model has unnamed Conv nodes", "re-export it with biodae export")
+    unknown = sorted(set(keep_float) - set(convs))
+    if unknown:
+        raise InputError(f"keep_float names nodes that are not Conv nodes of the model: {', '.join(unknown)}",
+                         "name Conv nodes of this graph (onnx.load(...).graph.node)")
     reader = type("Reader", (_Reader, CalibrationDataReader), {})(batches)
     root = logging.getLogger()
     level = root.level
@@ -118,7 +138,7 @@ def _quantize(proto: Any, batches: list[np.ndarray]) -> Any:
             src.write_bytes(proto.SerializeToString())
             quantize_static(str(src), str(dst), reader, quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"],
                             per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            nodes_to_exclude=[convs[0], convs[-1]], calibrate_method=CalibrationMethod.MinMax,
+                            nodes_to_exclude=[convs[0], convs[-1], *keep_float], calibrate_method=CalibrationMethod.MinMax,
                             calibration_providers=["CPUExecutionProvider"])
             out = onnx.load(str(dst))
     finally:
@@ -139,7 +159,8 @@ def _quantize(proto: Any, batches: list[np.ndarray]) -> Any:
 
 
 def int8_variant(proto: Any, calibration: Iterable[np.ndarray], *, name: str = "the model",
-                 description: str | None = None, tolerance: float = INT8_TOLERANCE) -> tuple[Any, float]:
+                 description: str | None = None, tolerance: float = INT8_TOLERANCE,
+                 keep_float: Iterable[str] | None = None) -> tuple[Any, float]:
     """The int8 variant of the float32 biodae model ``proto`` (an ``onnx.ModelProto``) and its parity.
 
     Parameters
@@ -157,6 +178,9 @@ def int8_variant(proto: Any, calibration: Iterable[np.ndarray], *, name: str = "
         else the number and shape of the arrays.
     tolerance : float
         Largest accepted parity (benchmarks pass ``inf`` to measure a variant that would be refused).
+    keep_float : iterable of str, optional
+        Names of Conv nodes to keep float32 besides the first and the last; default: :data:`INT8_KEEP_FLOAT`'s
+        entry for ``proto``'s weights, else none. Stored in ``biodae.precision_detail``.
 
     Returns
     -------
@@ -181,19 +205,21 @@ def int8_variant(proto: Any, calibration: Iterable[np.ndarray], *, name: str = "
         raise InputError(f"{name}: the graph has no input", "pass a biodae model")
     rank = len(proto.graph.input[0].type.tensor_type.shape.dim)
     batches = _batches(calibration, rank, name)
+    source_sha = meta.get("biodae.weights_sha256") or weights_sha256(proto)
+    keep = tuple(INT8_KEEP_FLOAT.get(source_sha, ()) if keep_float is None else keep_float)
     if description is None:
         description = getattr(calibration, "description", None) or (
             f"{sum(len(b) for b in batches)} caller-supplied inputs of shape {list(batches[0].shape[1:])}")
-    int8 = _quantize(proto, batches)
+    int8 = _quantize(proto, batches, keep)
     parity = int8_parity(proto.SerializeToString(), int8.SerializeToString(), batches)
     if not parity <= tolerance:
         raise InputError(f"the int8 variant of {name} disagrees with it: max relative error {parity:.2e} > "
                          f"{tolerance:.0e} on its calibration data", "keep the float32 model for this network")
     new = {**meta,
            "biodae.precision": "int8",
-           "biodae.precision_detail": INT8_SETTINGS,
+           "biodae.precision_detail": INT8_SETTINGS + (f"; also float32: {', '.join(keep)}" if keep else ""),
            "biodae.int8_parity": f"{parity:.2e}",
-           "biodae.source_weights_sha256": meta.get("biodae.weights_sha256") or weights_sha256(proto),
+           "biodae.source_weights_sha256": source_sha,
            "biodae.calibration": description,
            "biodae.weights_sha256": weights_sha256(int8)}
     del int8.metadata_props[:]

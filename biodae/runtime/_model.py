@@ -16,7 +16,7 @@ from ._images import DEFAULT_PERCENTILES, intensity_range
 from ._session import SessionRunner, create_session
 from ._windows import overlap_add_1d, tile_2d
 
-__all__ = ["Model", "load_model", "model_path", "available_models", "unit_factor"]
+__all__ = ["Model", "load_model", "model_path", "available_models", "int8_models", "unit_factor"]
 
 log = logging.getLogger("biodae.runtime")
 
@@ -59,6 +59,8 @@ def _task_of(path: Path) -> str:
 def available_models(task: str | None = "denoise") -> list[str]:
     """Names of the models shipped with biodae (``models/*.onnx``).
 
+    Variants (``ecg.int8.onnx``, run with ``precision=``) are not models of their own and are not listed.
+
     Parameters
     ----------
     task : {"denoise", "latent", None}, default "denoise"
@@ -71,7 +73,17 @@ def available_models(task: str | None = "denoise") -> list[str]:
         paths = sorted(_models_dir().glob("*.onnx"), key=lambda p: p.stem)
     except (ModuleNotFoundError, FileNotFoundError):  # pragma: no cover - broken install
         return []
-    return [p.stem for p in paths if task is None or _task_of(p) == task]
+    from ._precision import is_variant_file
+
+    return [p.stem for p in paths if not is_variant_file(p) and (task is None or _task_of(p) == task)]
+
+
+def int8_models() -> list[str]:
+    """The shipped models that have an int8 variant beside them (``models/NAME.int8.onnx``)."""
+    from ._precision import variant_path
+
+    d = _models_dir()
+    return [n for n in available_models(None) if variant_path(d / f"{n}.onnx", "int8").is_file()]
 
 
 class Model:
@@ -84,16 +96,32 @@ class Model:
     device : {"cpu", "cuda", "tensorrt"}
     threads : int, optional
         Intra-op threads (default: all cores this process may use).
+    precision : {"fp32", "int8", "auto"}, default "fp32"
+        ``"int8"`` runs the int8 variant beside the float32 file (``NAME.int8.onnx``); ``"auto"`` runs it
+        only where it was measured within its quality limit and faster, and this CPU has int8 dot-product
+        instructions (:func:`biodae.runtime.resolve_precision`). ``path`` stays the float32 file's path;
+        :attr:`file` is the file that runs, :attr:`precision` its format and :attr:`precision_reason` why.
     """
 
-    def __init__(self, path: str | os.PathLike, *, device: str = "cpu", threads: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike, *, device: str = "cpu", threads: int | None = None,
+                 precision: str = "fp32") -> None:
+        from ._precision import resolve_precision
+
         self.path = Path(path)
-        self.session = create_session(self.path, device=device, threads=threads)
+        shipped = int8_models() if precision == "int8" else None
+        chosen = resolve_precision(self.path, precision, device=device, shipped=shipped)
+        #: the ONNX file that runs (the int8 variant's when that was chosen)
+        self.file = chosen.path
+        #: why this precision was chosen (``"auto: ..."`` says what decided it)
+        self.precision_reason = chosen.reason
+        self.session = create_session(self.file, device=device, threads=threads)
         self.device = device
         #: onnxruntime intra-op threads of the session (as the session was built)
         self.threads = int(self.session.get_session_options().intra_op_num_threads)
         meta = dict(self.session.get_modelmeta().custom_metadata_map)
         self.metadata = meta
+        #: ``"fp32"``, ``"int8"`` or ``"fp16"``: the number format of the file that runs
+        self.precision = meta.get("biodae.precision", "fp32")
         if meta.get("biodae.task") == "latent":
             raise InputError(f"{self.path.name}: a latent model (embeddings, anomaly scores), not a denoiser",
                              "load it with biodae.latent.Autoencoder.load, or score beats with biodae.beats")
@@ -121,7 +149,14 @@ class Model:
         self.runner = SessionRunner(self.session, device=device)
 
     def __repr__(self) -> str:
-        return f"Model({self.name!r} {self.version}, {self.modality}, fs={self.sampling_rate}, units={self.units})"
+        prec = "" if self.precision == "fp32" else f" {self.precision}"
+        return f"Model({self.name!r} {self.version}{prec}, {self.modality}, fs={self.sampling_rate}, units={self.units})"
+
+    @property
+    def label(self) -> str:
+        """``"NAME VERSION"``, with the precision added when it is not float32 (``"ecg 1.4.0 int8"``): how
+        reports and provenance name the model that ran."""
+        return " ".join(v for v in (self.name, self.version, "" if self.precision == "fp32" else self.precision) if v)
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """Run the graph on a float32 batch ``[n, 1, length]`` (or ``[n, 1, h, w]``)."""
@@ -295,13 +330,20 @@ def model_path(model: str | os.PathLike) -> Path:
     Raises
     ------
     InputError
-        A path that is not a file, or a name no shipped model has (the message lists them).
+        A path that is not a file, or a name no shipped model has (the message lists them); the name of a
+        variant (``"ecg.int8"``): name the model and pass ``precision=``.
     """
+    from ._precision import VARIANT_PRECISIONS
+
     p = Path(model)
     if p.suffix.lower() == ".onnx" or p.exists() or len(p.parts) > 1:
         if not p.is_file():
             raise InputError(f"{p}: no such model file", "check the path or name a shipped model")
         return p
+    stem, _, tail = str(model).rpartition(".")
+    if stem and tail in VARIANT_PRECISIONS:
+        raise InputError(f"{str(model)!r} names the {tail} variant of model {stem!r}, not a model",
+                         f"name the model ({stem!r}) and choose the variant with precision={tail!r} (--precision {tail})")
     shipped = _models_dir() / f"{model}.onnx"
     if not shipped.is_file():
         names = available_models()
@@ -312,8 +354,10 @@ def model_path(model: str | os.PathLike) -> Path:
     return shipped
 
 
-def load_model(model: str | os.PathLike | Model, *, device: str = "cpu", threads: int | None = None) -> Model:
-    """A :class:`Model` from a shipped name (``"ecg"``), a path to an ``.onnx`` file, or a Model."""
+def load_model(model: str | os.PathLike | Model, *, device: str = "cpu", threads: int | None = None,
+               precision: str = "fp32") -> Model:
+    """A :class:`Model` from a shipped name (``"ecg"``), a path to an ``.onnx`` file, or a Model (returned as it
+    is). ``precision``: ``"fp32"`` (default), ``"int8"`` or ``"auto"`` (see :class:`Model`)."""
     if isinstance(model, Model):
         return model
-    return Model(model_path(model), device=device, threads=threads)
+    return Model(model_path(model), device=device, threads=threads, precision=precision)

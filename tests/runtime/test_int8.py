@@ -19,7 +19,7 @@ from biodae.runtime import (
     write_int8_variant,
 )
 from biodae.datasets._calibration import _TRAINING, calibration_inputs
-from biodae.runtime._int8 import INT8_TOLERANCE
+from biodae.runtime._int8 import INT8_KEEP_FLOAT, INT8_TOLERANCE
 
 ROOT = Path(__file__).resolve().parents[2]
 ECG = ROOT / "models" / "ecg.onnx"
@@ -45,6 +45,10 @@ def variant(calibration):
     return int8_variant(load_onnx(ECG), calibration, name="ecg", description="test windows")
 
 
+def meta_text(proto) -> str:
+    return {p.key: p.value for p in proto.metadata_props}["biodae.precision_detail"]
+
+
 def test_variant_is_contract_complete_qdq_and_float32_io(variant, tmp_path):
     proto, parity = variant
     path = tmp_path / "ecg-int8.onnx"
@@ -54,12 +58,14 @@ def test_variant_is_contract_complete_qdq_and_float32_io(variant, tmp_path):
     convs = [n for n in proto.graph.node if n.op_type == "Conv"]
     assert ops.count("QuantizeLinear") >= len(convs) - 2 and ops.count("DequantizeLinear") >= 2 * (len(convs) - 2)
     int8_weights = [t for t in proto.graph.initializer if t.data_type == TensorProto.INT8 and len(t.dims) == 3]
-    assert len(int8_weights) == len(convs) - 2  # every Conv but the first and the last
     for v in (*proto.graph.input, *proto.graph.output):
         assert v.type.tensor_type.elem_type == TensorProto.FLOAT
     meta = {p.key: p.value for p in proto.metadata_props}
     src = {p.key: p.value for p in load_onnx(ECG).metadata_props}
     assert meta["biodae.precision"] == "int8" and meta["biodae.calibration"] == "test windows"
+    kept = INT8_KEEP_FLOAT[src["biodae.weights_sha256"]]  # chosen on validation data for these weights
+    assert len(kept) == 5 and all(k in meta_text(proto) for k in kept)
+    assert len(int8_weights) == len(convs) - 2 - len(kept)  # every Conv but the first, the last and those kept
     assert float(meta["biodae.int8_parity"]) == pytest.approx(parity, rel=0.01)
     assert meta["biodae.source_weights_sha256"] == src["biodae.weights_sha256"] != meta["biodae.weights_sha256"]
     assert meta["biodae.window"] == src["biodae.window"] and meta["biodae.name"] == "ecg"
@@ -114,6 +120,7 @@ def test_calibration_settings_match_the_recipes():
                 k: spec[k] for k in ("snr_range", "high_snr_fraction", "high_snr_range", "clean_augment")}
         else:
             assert o["noise"] == spec["noise"] and o["source_weights"] == spec["source_weights"]
+            assert o.get("scanner") == spec.get("scanner")
             for k in ("sigma_range", "peak_range", "electronic_range"):
                 assert (tuple(o[k]) if k in o else None) == spec.get(k)
 
@@ -144,3 +151,13 @@ def test_write_int8_variant_never_writes_onto_its_input(tmp_path, calibration):
     with pytest.raises(InputError, match="own input"):
         write_int8_variant(src, src, calibration=calibration, force=True)
     assert src.read_bytes() == ECG.read_bytes()
+
+
+def test_keep_float_overrides_the_chosen_convolutions(calibration):
+    with pytest.raises(InputError, match="not Conv nodes of the model: nope"):
+        int8_variant(load_onnx(ECG), calibration, keep_float=["nope"])
+    proto, _ = int8_variant(load_onnx(ECG), calibration, keep_float=())
+    convs = [n for n in proto.graph.node if n.op_type == "Conv"]
+    int8_weights = [t for t in proto.graph.initializer if t.data_type == TensorProto.INT8 and len(t.dims) == 3]
+    assert len(int8_weights) == len(convs) - 2  # every Conv but the first and the last
+    assert "also float32" not in meta_text(proto)
