@@ -19,7 +19,8 @@ REPORTS = {
     "ecg-qtdb-bw": ("deepfilter.md", ["All beats, mean (std)", "SSD by noise amplitude bucket", "Target check"]),
     "ecg": ("ecg_continuous.md", [None, "Target check", "Clean input"]),
     "eeg": ("eeg.md", ["S001 test runs", "other subject", "Clean input"]),
-    "mri": ("mri.md", [None, "σ = 3 %", "σ = 5 %", "σ = 7 %", "σ = 9 %", "Targets"]),
+    "mri": ("mri.md", [None, "rician, σ = 5 %", "rss8, σ = 5 %", "rss8-hamming, σ = 5 %", "Targets",
+                       "Real scans"]),
     "xray": ("xray.md", [None, "Target"]),
 }
 #: extra reports quoted in a card (speed, clean-scan checks)
@@ -135,6 +136,13 @@ def main() -> int:
             unit = "windows of"
             size = f"{recipe.train_window} samples"
         kept = kept_sections(ROOT / "models" / f"{name}.md")
+        command = f"BIODAE_DATA=../shared/data biodae train {name} --out-dir runs/{name} --export models/{name}.onnx"
+        start = ""
+        if recipe.init_from:
+            init = recipe.init_from
+            command = f"{init['get']}\n{command} --init {init['file']}"
+            start = (f"Fine-tuned: training starts from the weights of {init['model']} (weights sha256 "
+                     f"`{init['weights_sha256'][:16]}...`, checked), which the first line writes from git history.")
         where = ("images and volumes never used in training" if image else
                  "patients/records and noise segments never used in training")
         card = f"""# Model card: `{name}` {m.version}
@@ -160,9 +168,9 @@ def main() -> int:
 ## Command
 
 ```bash
-BIODAE_DATA=../shared/data biodae train {name} --out-dir runs/{name} --export models/{name}.onnx
+{command}
 ```
-
+{start}
 Seed {recipe.seed} (fixed in the recipe, `biodae/nn/recipes.py`): data split, noise drawn for every window of
 every epoch, and batch order derive from it; {recipe.epochs} epochs at most, early stopping after {recipe.patience}
 epochs without validation improvement, loss `{recipe.loss}` (`biodae.nn.train.{LOSSES[recipe.loss].__name__}`), AdamW lr {recipe.lr:g} ({_SCHEDULE[recipe.lr_schedule]}), batch {recipe.batch_size},

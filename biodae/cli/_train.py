@@ -90,6 +90,8 @@ def add_parser(sub) -> None:
     p.add_argument("--data", metavar="DIR", help="data folder (default: $BIODAE_DATA), holding ecg/, eeg/, mri/...")
     p.add_argument("--config", metavar="FILE.json", help="JSON object of recipe fields to override "
                    '(e.g. {"epochs": 5, "lr": 0.0005}); the flags above win over it')
+    p.add_argument("--init", metavar="FILE.onnx", help="for a recipe that fine-tunes a model: that model's ONNX file "
+                   "(its card's command writes it; the weights are checked against the recipe)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --export file")
     p.set_defaults(run=run)
 
@@ -135,7 +137,7 @@ def run(args) -> int:
         result, path = recipes.train_recipe(
             args.recipe, out_dir=args.out_dir, data_dir=data_dir, epochs=args.epochs, seed=args.seed,
             device=args.device, export=args.export, force=args.force, command=command,
-            progress=sys.stderr.isatty(), overrides=overrides,
+            progress=sys.stderr.isatty(), overrides=overrides, init=args.init,
         )
     except BiodaeError as exc:  # the library names its parameters: say the flags
         raise in_flags(exc, {"data_dir": "--data", "epochs": "--epochs", "seed": "--seed", "device": "--device",

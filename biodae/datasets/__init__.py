@@ -31,7 +31,15 @@ from ._ecg import (
     patient_of,
     split_of,
 )
-from ._images import IMAGE_SOURCES, IMAGE_SPLITS, ImagePatchMixer, ImageSlice, dead_leaves, load_image_slices
+from ._images import (
+    IMAGE_SOURCES,
+    IMAGE_SPLITS,
+    ImagePatchMixer,
+    ImageSlice,
+    ScannerNoise,
+    dead_leaves,
+    load_image_slices,
+)
 from ._deepfilter import (
     DEEPFILTER_TEST_RECORDS,
     DeepFilterData,
@@ -50,6 +58,7 @@ __all__ = [
     "IMAGE_SPLITS",
     "ImagePatchMixer",
     "ImageSlice",
+    "ScannerNoise",
     "dead_leaves",
     "load_image_slices",
     "EEG_ARTIFACT_KINDS",

@@ -29,7 +29,8 @@ from .. import noise
 from .._errors import InputError
 from ._paths import data_root
 
-__all__ = ["IMAGE_SPLITS", "ImageSlice", "load_image_slices", "ImagePatchMixer", "IMAGE_SOURCES", "dead_leaves"]
+__all__ = ["IMAGE_SPLITS", "ImageSlice", "load_image_slices", "ImagePatchMixer", "IMAGE_SOURCES", "dead_leaves",
+           "ScannerNoise"]
 
 IMAGE_SPLITS = ("train", "val", "test")
 
@@ -172,6 +173,111 @@ def dead_leaves(rng: np.random.Generator, size: int, *, r_min: float = 2.0,
     return np.clip(out, 0.0, 1.0)
 
 
+class ScannerNoise:
+    """Random magnitude-MR noise as scanners make it, for training patches.
+
+    Each call draws one acquisition and returns ``(noisy, clean)`` for a clean patch scaled
+    to about [0, 1]:
+
+    - ``"rician"`` (probability ``weights[0]``): one coil or an adaptive combination,
+      ``|x + n1 + i·n2|``, white;
+    - ``"rss"`` (``weights[1]``): root-sum-of-squares of N coils (N drawn from ``coils``),
+      white in k-space: non-central χ, its level following the coils' sensitivities;
+    - ``"sense"`` (``weights[2]``): SENSE combination (no acceleration: a 64-pixel patch is
+      too small a field of view to unfold): Rician with a level varying in space;
+    - ``"correlated"`` (``weights[3]``): RSS as above whose k-space is also apodised
+      (Hamming, Hann or Tukey), in 30 % of draws partially acquired (5/8 or 6/8) and in
+      25 % zero-filled 2x: noise correlated between neighbouring pixels;
+    - ``"correlated_rician"`` (``weights[4]``): one channel of complex Gaussian noise filtered
+      by such a k-space response (noise only: the image keeps its own sharpness), its level
+      varying as a coil array's in half of the draws, then the magnitude: Rician (N = 1),
+      spatially correlated, the clean patch itself as the target.
+
+    The coil sensitivities are those of :func:`biodae.noise.coil_sensitivities` over a
+    ``fov`` x ``fov`` field of view, cropped at a random place and turned by a random
+    multiple of 90 degrees, so the noise level varies across a patch as it does across a
+    small part of a head. ``sigma`` is the median of the noise level
+    (:attr:`~biodae.noise.MRINoise.sigma_map`) over the patch. The clean target is the
+    same reconstruction without noise (:attr:`~biodae.noise.MRINoise.clean`: the k-space
+    filter's blur included), so a model learns to remove the noise and not the blur.
+    """
+
+    KINDS = ("rician", "rss", "sense", "correlated", "correlated_rician")
+
+    def __init__(self, *, weights: tuple[float, ...] = (0.25, 0.25, 0.1, 0.4, 0.0),
+                 coils: tuple[int, ...] = (4, 8, 12, 16, 24), fov: int = 256) -> None:
+        w = np.asarray(weights, dtype=np.float64)
+        if w.shape != (len(self.KINDS),) or np.any(w < 0) or w.sum() <= 0:
+            raise ValueError(f"weights must be {len(self.KINDS)} non-negative numbers for {self.KINDS}, got {weights!r}")
+        self.weights, self.coils, self.fov = w / w.sum(), tuple(int(c) for c in coils), int(fov)
+        self._maps: dict[int, np.ndarray] = {}
+
+    def _sensitivities(self, coils: int, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+        if coils not in self._maps:
+            self._maps[coils] = noise.coil_sensitivities((self.fov, self.fov), coils=coils).astype(np.complex64)
+        maps = self._maps[coils]
+        h, w = shape
+        y0, x0 = int(rng.integers(0, self.fov - h + 1)), int(rng.integers(0, self.fov - w + 1))
+        crop = np.rot90(maps[:, y0 : y0 + h, x0 : x0 + w], int(rng.integers(4)), axes=(1, 2))
+        return np.ascontiguousarray(crop, dtype=np.complex128)
+
+    def __call__(self, clean: np.ndarray, sigma: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        kind = self.KINDS[int(rng.choice(len(self.KINDS), p=self.weights))]
+        if kind == "rician":
+            return self._offset(noise.rician(clean, sigma, rng=rng), clean, sigma, 1.0, rng)
+        if kind == "correlated_rician":
+            return self._offset(self._correlated_rician(clean, sigma, rng), clean, sigma, 1.0, rng)
+        coils = self.coils[int(rng.integers(len(self.coils)))]
+        sens = self._sensitivities(coils, clean.shape, rng)
+        # the level is sigma / RSS(S) per pixel: scale so that its median over the patch is sigma
+        level = float(np.median(1.0 / np.sqrt(np.sum(np.abs(sens) ** 2, axis=0))))
+        kw: dict = {}
+        if kind == "sense":
+            kw = {"combine": "sense"}
+        elif kind == "correlated":
+            k = self._kspace(rng)
+            kw = {"kspace_filter": k["kind"], "partial_fourier": k["partial"], "zero_fill": k["zero_fill"]}
+        res = noise.mri_coil_noise(clean, sigma / level, rng=rng, sensitivities=sens, **kw)
+        return self._offset(res.noisy, np.clip(res.clean, 0.0, None), sigma, res.coils_effective, rng)
+
+    def _kspace(self, rng: np.random.Generator) -> dict:
+        kw = {"kind": str(rng.choice(["hamming", "hann", "tukey"])), "zero_fill": 1, "partial": None}
+        if rng.random() < 0.3:
+            kw["partial"] = float(rng.choice([0.625, 0.75]))
+        if rng.random() < 0.25:
+            kw["zero_fill"] = 2
+        return kw
+
+    def _correlated_rician(self, clean: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+        from ..noise._mri import _kspace_response
+
+        h = _kspace_response(clean.shape, (0, 1), int(rng.integers(2)), **self._kspace(rng))
+        h = h / np.sqrt(np.mean(h**2))  # unit noise variance after filtering: sigma is the image's level
+        white = rng.standard_normal((2, *clean.shape))
+        # real and imaginary parts of unit variance each (the filter keeps the total variance)
+        n = np.fft.ifft2(np.fft.fft2(white[0] + 1j * white[1]) * h)
+        if rng.random() < 0.5:  # a coil array's level, varying across the patch, median 1
+            rss = np.sqrt(np.sum(np.abs(self._sensitivities(8, clean.shape, rng)) ** 2, axis=0))
+            n = n * (np.median(rss) / rss)
+        return np.abs(clean + sigma * n)
+
+    def _offset(self, noisy: np.ndarray, clean: np.ndarray, sigma: float, coils: float,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Both minus the low percentile that scaling at inference subtracts.
+
+        At inference an image is scaled by its own 0.5th percentile (:func:`biodae.runtime.intensity_range`),
+        which in a noisy scan lies in the lower tail of the background's noise (χ with 2N degrees of
+        freedom), not at 0. The patch gets the same shift: a quantile q of that χ, q log-uniform in
+        0.1-5 % (how much of the image is background), so the air's level relative to the noise is as
+        the model will see it.
+        """
+        from scipy.stats import chi
+
+        q = float(np.exp(rng.uniform(np.log(1e-3), np.log(5e-2))))
+        lo = sigma * float(chi.ppf(q, df=2.0 * coils))
+        return noisy - lo, clean - lo
+
+
 class ImagePatchMixer:
     """Noisy/clean patch pairs from scaled slices, for training and validation.
 
@@ -183,6 +289,7 @@ class ImagePatchMixer:
     then noise. With probability ``synthetic_fraction`` (0 by default, which draws nothing, so older
     recipes are unchanged) the clean patch is a synthetic :func:`dead_leaves` image instead of a real crop
     (``synthetic`` holds its keyword arguments): a generic piecewise-smooth prior for when the real images are few.
+    ``scanner`` holds the keyword arguments of :class:`ScannerNoise` for ``noise="mri_scanner"``.
 
     Noise:
 
@@ -190,6 +297,13 @@ class ImagePatchMixer:
         ``|x + n1 + i·n2|`` with σ uniform in ``sigma_range`` (fractions of the scaled
         intensity 1, i.e. of the 99.5th percentile), and exactly 0 with probability
         ``clean_fraction`` so the model learns to leave clean images alone.
+    ``"mri_scanner"``
+        Magnitude MR noise as scanners make it (:class:`ScannerNoise`): Rician, multi-coil
+        root-sum-of-squares (non-central χ, level varying with the coils' sensitivities),
+        SENSE, and k-space apodisation, partial Fourier and zero filling (noise correlated
+        between neighbouring pixels); σ, the median noise level over the patch, uniform in
+        ``sigma_range``. The target is the same reconstruction without noise (its blur
+        included). Noise-free with probability ``clean_fraction``.
     ``"poisson_gaussian"``
         ``Poisson(peak·x)/peak + N(0, (σe/peak)²)`` with ``peak`` (photon count at
         intensity 1) log-uniform in ``peak_range`` and electronic σe (in counts) uniform
@@ -208,9 +322,11 @@ class ImagePatchMixer:
         source_weights: dict[str, float] | None = None,
         synthetic_fraction: float = 0.0,
         synthetic: dict | None = None,
+        scanner: dict | None = None,
     ) -> None:
-        if noise not in ("rician", "poisson_gaussian"):
-            raise ValueError(f"noise must be 'rician' or 'poisson_gaussian', got {noise!r}")
+        if noise not in ("rician", "mri_scanner", "poisson_gaussian"):
+            raise ValueError(f"noise must be 'rician', 'mri_scanner' or 'poisson_gaussian', got {noise!r}")
+        self._scanner = ScannerNoise(**(scanner or {})) if noise == "mri_scanner" else None
         self.slices = [s for s in slices if min(s.image.shape) >= patch]
         if not self.slices:
             raise InputError(f"no slice is at least {patch} pixels on each side")
@@ -246,6 +362,8 @@ class ImagePatchMixer:
             noisy = clean.copy()
         elif self.noise == "rician":
             noisy = noise.rician(clean, rng.uniform(*self.sigma_range), rng=rng)
+        elif self._scanner is not None:
+            noisy, clean = self._scanner(clean, rng.uniform(*self.sigma_range), rng)
         else:
             peak = float(np.exp(rng.uniform(np.log(self.peak_range[0]), np.log(self.peak_range[1]))))
             se = rng.uniform(*self.electronic_range)

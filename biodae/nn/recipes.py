@@ -105,6 +105,10 @@ class Recipe:
     options: dict[str, Any] = field(default_factory=dict)
     #: model options changed at export (same weights), e.g. {"norm": "center"}
     export_config: dict[str, Any] = field(default_factory=dict)
+    #: fine-tuning: the model whose weights training starts from, {"model": "mri 1.2.0", "weights_sha256": ...,
+    #: "get": "a command that writes that file"}; ``biodae train --init FILE.onnx`` passes the file, checked
+    #: against the digest. Empty: training starts from the seeded random initialisation.
+    init_from: dict[str, str] = field(default_factory=dict)
 
     def data(self, data_dir: str | os.PathLike | None) -> tuple[Any, Any]:
         return _DATA[self.name](self, data_dir)
@@ -153,6 +157,8 @@ def _image_data(recipe: Recipe, data_dir):
     kw = {k: tuple(o[k]) for k in ("sigma_range", "peak_range", "electronic_range") if k in o}
     gamma = tuple(o["gamma_range"]) if "gamma_range" in o else None  # training only: val keeps the real contrast
     # (and so do synthetic_fraction's dead-leaves patches: validation is on real images only)
+    if "scanner" in o:
+        kw["scanner"] = o["scanner"]
     train = ImagePatchMixer(load_image_slices(recipe.modality, "train", data_dir=data_dir), noise=o["noise"],
                             patch=recipe.train_window, source_weights=o.get("source_weights"), gamma_range=gamma,
                             synthetic_fraction=o.get("synthetic_fraction", 0.0), synthetic=o.get("synthetic"), **kw)
@@ -329,9 +335,24 @@ _MRI_DATA = ("MRI, split by volume: train = MNI152 2009a T1 template (slices alo
              "64x64 patches (large images also zoomed out 2x/4x), flips, 90-degree rotations, gain 0.8-1.2")
 _MRI_NOISE = ("Rician |x + n1 + i n2|, sigma uniform in 0.5-14 % of the 99.5th intensity percentile (about the "
               "foreground maximum), noise-free in 8 % of patches; blind (no noise level input)")
-def _mri_options() -> dict[str, Any]:
-    """Noise and sampling of the MRI recipes (``mri`` and its DnCNN reference share them)."""
-    return {"noise": "rician", "sigma_range": [0.005, 0.14], "val_patch": 48,
+_MRI_SCANNER_NOISE = (
+    "magnitude MR noise with a single effective channel (Rician, N = 1), as scanners make it "
+    "(`biodae.datasets.ScannerNoise`, weights [0.35, 0, 0.15, 0, 0.5]): per patch white Rician (35 %); SENSE "
+    "combination of 4-24 coils with smooth sensitivities, its level varying across the patch (15 %); complex noise "
+    "filtered by a k-space window (Hamming, Hann or Tukey; in 30 % of draws partial Fourier 5/8 or 6/8, in 25 % "
+    "zero-filled 2x), so correlated between neighbouring pixels, its level varying as a coil array's in half of "
+    "the draws, then the magnitude (50 %; the image itself is not filtered: the model removes noise, not blur). "
+    "sigma (the median noise level over the patch) uniform in 0.5-14 % of the 99.5th intensity percentile; "
+    "noise-free in 8 % of patches; both images shifted by the low percentile that scaling at inference subtracts "
+    "(a 0.1-5 % quantile of the air's Rayleigh distribution). Root-sum-of-squares multi-coil noise (non-central "
+    "chi, N > 1) is not in the mix: its bias in tissue depends on N, which a patch without air does not show "
+    "(a first fine-tune with it was worse than 1.2.0 on white Rician and SENSE noise: models/mri.md). "
+    "Blind (no noise level input)")
+
+
+def _mri_options(noise: str = "rician") -> dict[str, Any]:
+    """Noise and sampling of the MRI recipes (``mri`` and its DnCNN reference share the sampling)."""
+    return {"noise": noise, "sigma_range": [0.005, 0.14], "val_patch": 48,
             "source_weights": {"mri/nilearn-mni152/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz": 2.0}}
 
 
@@ -377,6 +398,33 @@ _add(
 )
 _add(
     Recipe(
+        name="mri-correlated",
+        modality="mri",
+        model="resunet2d",
+        model_config={"widths": [24, 32, 48, 64], "norm": "none"},
+        epochs=8,
+        lr_schedule="cosine",
+        version="0.1.0",
+        loss="log_mse",
+        windows_per_epoch=8000,
+        description=("Experimental, not shipped: mri 1.2.0 fine-tuned on spatially correlated and non-stationary "
+                     "Rician noise (issue #20). On held-out slices it removes some k-space-apodised noise that 1.2.0 "
+                     "leaves, but not enough to ship (models/mri.md, 'Tried and not shipped')."),
+        training_data=_MRI_DATA,
+        noise_model=_MRI_SCANNER_NOISE,
+        intended_use="Research on correlated MR noise; not a shipped model.",
+        limits="See models/mri.md, 'Tried and not shipped'.",
+        licence=_IMAGE_LICENCE,
+        options={**_mri_options("mri_scanner"), "scanner": {"weights": [0.35, 0.0, 0.15, 0.0, 0.5]}},
+        init_from={"model": "mri 1.2.0", "file": "mri-1.2.0.onnx",
+                   "get": "git show d2aadf3:models/mri.onnx > mri-1.2.0.onnx",
+                   "weights_sha256": "cd75c3f76bda8ddf44b896a940a8a0b9199112c9b7cd99c027f42a02a620cb83"},
+        **{**_IMG_TILE, "patience": 8, "lr": 2e-4},
+    ),
+    _image_data,
+)
+_add(
+    Recipe(
         name="dncnn-mri",
         modality="mri",
         model="dncnn2d_small",
@@ -384,7 +432,7 @@ _add(
         loss="mse",
         epochs=5,
         windows_per_epoch=4000,
-        description="Reference: DnCNN (Zhang et al. 2017), 10 layers x 32 channels, same data and noise as 'mri'.",
+        description="Reference: DnCNN (Zhang et al. 2017), 10 layers x 32 channels, same data as 'mri', Rician noise.",
         training_data=_MRI_DATA,
         noise_model=_MRI_NOISE,
         intended_use="Benchmark reference only (not shipped).",
@@ -486,8 +534,14 @@ def onnx_metadata(recipe: Recipe, *, command: str, metrics: dict[str, Any] | Non
 
 def training_command(name: str, *, export: bool = True, epochs: int | None = None, seed: int | None = None,
                      config: str | None = None) -> str:
-    """The command that reproduces a recipe's model, as recorded in its ONNX file (no local paths)."""
+    """The command that reproduces a recipe's model, as recorded in its ONNX file (no local paths).
+
+    A recipe that fine-tunes another model (``init_from``) gets the command that writes that
+    model's file first, and ``--init`` naming it."""
+    init = get_recipe(name).init_from if name in RECIPES else {}
     command = f"biodae train {name} --out-dir runs/{name}" + (f" --export models/{name}.onnx" if export else "")
+    if init:
+        command = f"{init['get']} && {command} --init {init['file']}"
     for flag, value in (("--epochs", epochs), ("--seed", seed), ("--config", config)):
         if value is not None:
             command += f" {flag} {value}"
@@ -508,7 +562,7 @@ def export_recipe_model(model, recipe: Recipe, path: str | os.PathLike, *, comma
 
 #: recipe fields that decide the weights (the rest is metadata: texts, version, inference settings)
 _TRAINING_FIELDS = ("model", "loss", "epochs", "batch_size", "lr", "lr_schedule", "seed", "windows_per_epoch",
-                    "train_window", "sampling_rate", "units", "options")
+                    "train_window", "sampling_rate", "units", "options", "init_from")
 
 
 def recipe_drift(recipe: Recipe, checkpoint: dict[str, Any], trained: dict[str, Any] | None = None) -> list[str]:
@@ -547,6 +601,29 @@ def for_export(model, recipe: Recipe):
     return out.eval()
 
 
+def load_init_weights(model, recipe: Recipe, init: str | os.PathLike | None) -> None:
+    """Copy the weights of the ONNX file ``init`` into ``model``, checked against ``recipe.init_from``.
+
+    The initializer names of an exported biodae model are the torch ``state_dict`` names; every
+    tensor of the model must be there with its shape (strict)."""
+    from ..runtime import load_onnx, weights_sha256
+    from .export import load_onnx_weights
+
+    want = recipe.init_from
+    if not want:
+        raise InputError(f"recipe {recipe.name} trains from a random start: init= (--init) is only for recipes that "
+                         "fine-tune a model", "leave --init out")
+    if init is None:
+        raise InputError(f"recipe {recipe.name} fine-tunes {want['model']}: init= (--init) must name that model's "
+                         "ONNX file", f"write it with `{want['get']}` and pass --init {want['file']}")
+    proto = load_onnx(init)
+    digest = weights_sha256(proto)
+    if digest != want["weights_sha256"]:
+        raise InputError(f"{init} is not {want['model']} (weights sha256 {digest[:12]}..., the recipe expects "
+                         f"{want['weights_sha256'][:12]}...)", f"write that model with `{want['get']}`")
+    load_onnx_weights(model, proto, name=os.fspath(init), advice=f"pass {want['model']}")
+
+
 def train_recipe(
     name: str,
     *,
@@ -561,8 +638,12 @@ def train_recipe(
     log: Callable[[str], Any] | None = print,
     command: str = "",
     overrides: dict[str, Any] | None = None,
+    init: str | os.PathLike | None = None,
 ):
     """Train a recipe; checkpoints in ``out_dir``, optionally export the best model to ONNX.
+
+    ``init`` is the ONNX model to start from, required by (and only accepted for) a recipe
+    with ``init_from``: its weights must have the digest the recipe names.
 
     ``overrides`` replaces recipe fields (a ``--config`` JSON file: e.g.
     ``{"epochs": 5, "model_config": {"widths": [8, 16, 24]}}``); unknown fields are refused.
@@ -588,6 +669,8 @@ def train_recipe(
         recipe = Recipe(**{**asdict(recipe), "seed": int(seed)})
     torch.manual_seed(recipe.seed)
     model = build_model(recipe.model, **recipe.model_config)
+    if recipe.init_from or init is not None:
+        load_init_weights(model, recipe, init)
     out = Path(out_dir)
     main = is_main_process()  # under torchrun only rank 0 writes and logs
     log = log if main else None

@@ -107,3 +107,68 @@ def test_patch_mixer_synthetic_fraction():
                for i in range(10))
     with pytest.raises(ValueError, match="synthetic_fraction"):
         ImagePatchMixer([s], synthetic_fraction=1.5, **kw)
+
+
+def _lag1(noise: np.ndarray) -> float:
+    n = noise - noise.mean()
+    return float(np.mean(n[:, 1:] * n[:, :-1]) / np.mean(n * n))
+
+
+def test_scanner_noise_level_and_correlation_per_kind():
+    from biodae.datasets import ScannerNoise
+
+    flat = np.full((64, 64), 0.6)  # high signal: the magnitude's noise is about Gaussian with the level sigma
+    for kind, correlated in (("rician", False), ("rss", False), ("sense", False), ("correlated", True),
+                             ("correlated_rician", True)):
+        weights = tuple(1.0 if k == kind else 0.0 for k in ScannerNoise.KINDS)
+        make = ScannerNoise(weights=weights, coils=(8,))
+        sds, lags = [], []
+        for seed in range(12):
+            noisy, clean = make(flat, 0.05, np.random.default_rng(seed))
+            assert noisy.shape == clean.shape == flat.shape
+            sds.append(np.std(noisy - clean))
+            lags.append(_lag1(noisy - clean))
+        # sigma is the median level over the patch: the noise's sd is within 25 % of it
+        assert 0.0375 < np.median(sds) < 0.0625, (kind, np.median(sds))
+        if correlated:  # apodised k-space: neighbours' noise correlated (Hamming 0.625, Hann 0.67, Tukey less)
+            assert np.median(lags) > 0.25, (kind, lags)
+        else:
+            assert abs(np.median(lags)) < 0.1, (kind, lags)
+
+
+def test_scanner_noise_shifts_both_images_as_inference_scaling_does():
+    from biodae.datasets import ScannerNoise
+
+    make = ScannerNoise(weights=(0, 1, 0, 0, 0), coils=(16,))
+    noisy, clean = make(np.zeros((64, 64)), 0.05, np.random.default_rng(0))
+    # air with 16 coils: chi with 32 degrees of freedom, mean about 5.6 sigma; the low percentile that scaling
+    # subtracts (a 0.1-5 % quantile, 3.2-4.2 sigma) moves the clean air below 0 by the same amount
+    shift = -float(clean.max())
+    assert np.ptp(clean) == 0 and 3.0 * 0.05 < shift < 4.5 * 0.05
+    assert 0.05 < float(np.mean(noisy)) < 0.15  # mean (5.6 sigma) minus the shift: 1.4-2.4 sigma
+    a = make(np.full((64, 64), 0.5), 0.05, np.random.default_rng(7))
+    b = make(np.full((64, 64), 0.5), 0.05, np.random.default_rng(7))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))  # same seed, same draw
+
+
+def test_scanner_noise_refuses_bad_weights():
+    from biodae.datasets import ScannerNoise
+
+    with pytest.raises(ValueError, match="5 non-negative numbers"):
+        ScannerNoise(weights=(1, 1))
+    with pytest.raises(ValueError, match="mri_scanner"):
+        ImagePatchMixer([], noise="chi")
+
+
+def test_correlated_rician_keeps_the_image_sharp():
+    from biodae.datasets import ScannerNoise
+
+    rng = np.random.default_rng(1)
+    patch = rng.random((64, 64))  # every pixel different: any blur of the target would show
+    make = ScannerNoise(weights=(0, 0, 0, 0, 1))
+    noisy, clean = make(patch, 0.05, np.random.default_rng(2))
+    shift = clean - patch
+    assert np.ptp(shift) < 1e-12 and -0.02 < shift[0, 0] <= 0  # the target is the patch, only shifted
+    # the multi-coil correlated kind's target is the filtered reconstruction: blurred
+    _, blurred = ScannerNoise(weights=(0, 0, 0, 1, 0))(patch, 0.05, np.random.default_rng(2))
+    assert np.ptp(blurred - patch) > 0.1
