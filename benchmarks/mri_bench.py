@@ -222,10 +222,11 @@ def main(argv: list[str] | None = None) -> int:
         "mask (Otsu, holes filled, dilated), *whole* = every pixel. Mean over slices. Filters tuned per setting and "
         "level on validation slices (MNI152 axial 60/80/100, DIPY aniso_vox) with the same noise, not on the test "
         "slices. DIPY non-local means and BM3D get the true σ (an oracle; NLM's Rician model is wrong for the "
-        "8-coil χ noise) and BM3D also the true noise power spectrum of the correlated setting; the DnCNN reference "
-        "(`biodae train dncnn-mri`: DnCNN 10 x 32, plain MSE loss, 5 epochs of 4000 patches, Rician noise only) and "
-        "biodae's model are blind. The data are few: 11 slices of 2 subjects; treat differences under ~0.3 dB as "
-        "noise.",
+        "8-coil χ noise) and BM3D also the true noise power spectrum of the correlated setting; "
+        + ("the DnCNN reference (`biodae train dncnn-mri`: DnCNN 10 x 32, plain MSE loss, 5 epochs of 4000 patches, "
+           "Rician noise only) and " if ref is not None else "")
+        + "biodae's model " + ("are" if ref is not None else "is") + " blind. The data are few: 11 slices of 2 "
+        "subjects; treat differences under ~0.3 dB as noise.",
         "",
     ]
     check = []
