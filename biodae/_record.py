@@ -419,6 +419,26 @@ def _noise_sigmas(before: Image, after: Image) -> tuple[float | None, float | No
     return est.sigma, out.sigma
 
 
+def image_slicing_axis(image: Image, axis: int | None) -> int | None:
+    """The axis an image model slices ``image`` along: None for a 2-D image, 0 (frames) for DICOM
+    and TIFF series, ``axis`` or the coarsest voxel axis (:func:`biodae._arrays.slice_axis`) for NIfTI."""
+    from ._arrays import slice_axis
+
+    shape = image.data.shape
+    if len(shape) < 3:
+        return None
+    if image.format != "nifti":
+        if axis not in (None, 0):
+            raise InputError(f"axis={axis}: a {image.format.upper()} series is denoised frame by frame",
+                             "leave out axis= for DICOM and TIFF inputs")
+        return 0
+    if axis is None:
+        return slice_axis(image.spacing, shape[:3])
+    if axis not in (0, 1, 2):
+        raise InputError(f"axis= must be 0, 1 or 2 for a volume, got {axis}")
+    return axis
+
+
 def denoise_image(
     image: Image, model: Any = None, *, axis: int | None = None, mask: np.ndarray | None = None,
     device: str = "cpu", threads: int | None = None, progress: bool | None = False, precision: str = "fp32",
@@ -451,8 +471,6 @@ def denoise_image(
         ``noise`` (input minus output, float32; 0 where the input is not finite),
         computed when ``report["noise"]`` is first read.
     """
-    from ._arrays import slice_axis
-
     _check_precision(precision)
     name = model if model is not None else default_model(image)
     m = _model(name, device, threads, precision)
@@ -463,18 +481,7 @@ def denoise_image(
             "leave out model= to use the image model for this file (mri or xray), or name one",
         )
     data = np.asarray(image.data, dtype=np.float32)
-    if data.ndim >= 3:
-        if image.format != "nifti":
-            if axis not in (None, 0):
-                raise InputError(f"axis={axis}: a {image.format.upper()} series is denoised frame by frame",
-                                 "leave out axis= for DICOM and TIFF inputs")
-            axis = 0
-        elif axis is None:
-            axis = slice_axis(image.spacing, data.shape[:3])
-        elif axis not in (0, 1, 2):
-            raise InputError(f"axis= must be 0, 1 or 2 for a volume, got {axis}")
-    else:
-        axis = None
+    axis = image_slicing_axis(image, axis)
     if mask is not None:
         mask = np.asarray(mask) != 0
         if mask.shape not in (data.shape, data.shape[:3]):

@@ -253,9 +253,9 @@ def denoise_self_supervised(
         written in the batch report), ``method``, ``axis``, ``sigma_before``, ``sigma_after``, ``noise``
         (input minus output, computed when read) and, for noise2self, ``radius``.
     """
-    from ._arrays import nearest_finite, slice_axis, zero_filled
+    from ._arrays import nearest_finite, zero_filled
     from ._modality import default_model
-    from ._record import DenoiseReport, _noise_sigmas
+    from ._record import DenoiseReport, _noise_sigmas, image_slicing_axis
 
     if isinstance(image, Signal):
         raise InputError(f"{image.source.name if image.source else 'record'}: self-supervised denoising is for "
@@ -301,18 +301,7 @@ def denoise_self_supervised(
             raise InputError(f"{name}: noise2self adapts to one 2-D image or 3-D volume; this is a 4-D series "
                              f"of {data.shape[3]} volumes", "use patch2self for a series (or denoise its volumes "
                              "one by one)")
-        if data.ndim == 3:
-            if image.format != "nifti":
-                if axis not in (None, 0):
-                    raise InputError(f"axis={axis}: a {image.format.upper()} series is denoised frame by frame",
-                                     "leave out axis= for DICOM and TIFF inputs")
-                axis = 0
-            elif axis is None:
-                axis = slice_axis(image.spacing, data.shape[:3])
-            elif axis not in (0, 1, 2):
-                raise InputError(f"axis= must be 0, 1 or 2 for a volume, got {axis}")
-        else:
-            axis = None
+        axis = image_slicing_axis(image, axis)
         res = noise2self(data.astype(np.float32, copy=False), model=model if model is not None else
                          default_model(image), axis=axis, radius=radius, steps=steps, seed=seed, mask=mask,
                          threads=threads, progress=progress)

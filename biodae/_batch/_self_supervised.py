@@ -44,7 +44,7 @@ class SelfSupervised:
 
     def __call__(self, obj: io.Signal | io.Image) -> tuple:
         from .._self_supervised import denoise_self_supervised
-        from ._steps import _mask_for
+        from ._steps import _mask_for, image_result
 
         if not isinstance(obj, io.Image):
             raise InputError(f"{obj.source.name if obj.source else 'record'}: self-supervised denoising is for "
@@ -58,17 +58,7 @@ class SelfSupervised:
         out, rep = denoise_self_supervised(obj, self.method, model=self.model, axis=self.axis, mask=mask,
                                            radius=self.radius, steps=self.steps, seed=self.seed, bvals=bvals,
                                            threads=self.threads, progress=None)
-        detail = rep["model"] + (f", axis {rep['axis']}" if rep.get("axis") is not None else "")
-        if rep["sigma_before"] is not None and rep["sigma_after"] is not None:
-            detail += f", noise sigma (est.) {rep['sigma_before']:.4g} -> {rep['sigma_after']:.4g}"
-        if mask is not None:
-            detail += f", inside the mask ({int(mask.sum())} voxels)"
-        extras = []
-        if self.save_noise:
-            noise = obj.replace(data=rep["noise"].astype(np.float32))
-            noise.meta["write_kwargs"] = {"dtype": "float32"}
-            extras.append((noise, "_noise"))
-        return out, detail, extras
+        return image_result(obj, out, rep, mask, self.save_noise)
 
 
 def _bvals_beside(obj: io.Image) -> np.ndarray | None:

@@ -73,17 +73,7 @@ class Denoise:
         mask = None if self.mask is None else _mask_for(self.mask, obj)
         out, rep = denoise_image(obj, self.model, axis=self.axis, mask=mask, device=self.device,
                                  threads=self.threads, progress=None, precision=self.precision)
-        detail = rep["model"] + (f", axis {rep['axis']}" if rep["axis"] is not None else "")
-        if rep["sigma_before"] is not None and rep["sigma_after"] is not None:
-            detail += f", noise sigma (est.) {rep['sigma_before']:.4g} -> {rep['sigma_after']:.4g}"
-        if mask is not None:
-            detail += f", inside the mask ({int(mask.sum())} voxels)"
-        extras = []
-        if self.save_noise:
-            noise = obj.replace(data=rep["noise"].astype(np.float32))
-            noise.meta["write_kwargs"] = {"dtype": "float32"}  # signed residual: never the input's integer type
-            extras.append((noise, "_noise"))
-        return out, detail, extras
+        return image_result(obj, out, rep, mask, self.save_noise)
 
 
 def _read_mask(path: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -106,6 +96,22 @@ def _read_mask_once(path: str, mtime_ns: int, size: int) -> tuple[np.ndarray, np
 
 #: largest difference (mm) between the mask's and the scan's voxel-to-world affines taken as the same grid
 MASK_GRID_TOLERANCE_MM = 1e-3
+
+
+def image_result(obj: Any, out: Any, rep: Any, mask: Any, save_noise: bool) -> tuple[Any, str, list]:
+    """What an image step returns: the output, its detail line (model, axis, noise estimate before and
+    after, mask) and the extra outputs (``_noise``: the removed part, float32, when ``save_noise``)."""
+    detail = rep["model"] + (f", axis {rep['axis']}" if rep.get("axis") is not None else "")
+    if rep["sigma_before"] is not None and rep["sigma_after"] is not None:
+        detail += f", noise sigma (est.) {rep['sigma_before']:.4g} -> {rep['sigma_after']:.4g}"
+    if mask is not None:
+        detail += f", inside the mask ({int(mask.sum())} voxels)"
+    extras = []
+    if save_noise:
+        noise = obj.replace(data=rep["noise"].astype(np.float32))
+        noise.meta["write_kwargs"] = {"dtype": "float32"}  # signed residual: never the input's integer type
+        extras.append((noise, "_noise"))
+    return out, detail, extras
 
 
 def _mask_for(path: str, image: io.Image) -> np.ndarray:

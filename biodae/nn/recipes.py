@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -397,29 +397,23 @@ _add(
     _image_data,
 )
 _add(
-    Recipe(
+    replace(
+        RECIPES["mri"],
         name="mri-correlated",
-        modality="mri",
-        model="resunet2d",
-        model_config={"widths": [24, 32, 48, 64], "norm": "none"},
         epochs=8,
-        lr_schedule="cosine",
         version="0.1.0",
-        loss="log_mse",
-        windows_per_epoch=8000,
         description=("Experimental, not shipped: mri 1.2.0 fine-tuned on spatially correlated and non-stationary "
                      "Rician noise (issue #20). On held-out slices it removes some k-space-apodised noise that 1.2.0 "
                      "leaves, but not enough to ship (models/mri.md, 'Tried and not shipped')."),
-        training_data=_MRI_DATA,
         noise_model=_MRI_SCANNER_NOISE,
         intended_use="Research on correlated MR noise; not a shipped model.",
         limits="See models/mri.md, 'Tried and not shipped'.",
-        licence=_IMAGE_LICENCE,
         options={**_mri_options("mri_scanner"), "scanner": {"weights": [0.35, 0.0, 0.15, 0.0, 0.5]}},
         init_from={"model": "mri 1.2.0", "file": "mri-1.2.0.onnx",
                    "get": "git show d2aadf3:models/mri.onnx > mri-1.2.0.onnx",
                    "weights_sha256": "cd75c3f76bda8ddf44b896a940a8a0b9199112c9b7cd99c027f42a02a620cb83"},
-        **{**_IMG_TILE, "patience": 8, "lr": 2e-4},
+        patience=8,
+        lr=2e-4,
     ),
     _image_data,
 )
