@@ -111,8 +111,8 @@ def test_channels_run_at_once_with_one_thread_each_and_give_the_same_output(ecg_
     calls = []
     real = _record._model
 
-    def spy(model, device, threads):
-        m = real(model, device, threads)
+    def spy(model, device, threads, *rest):  # rest: the precision
+        m = real(model, device, threads, *rest)
         calls.append((threading.current_thread().name, m.threads))
         return m
 
