@@ -34,7 +34,8 @@ from ._errors import InputError
 
 __all__ = [
     "AAMI_CLASSES", "AAMI_MAP", "Beats", "aami_class", "extract_beats", "detect_r_peaks", "rr_features",
-    "beat_features", "load_beat_model", "score_beats", "FEATURE_RR_REPEAT", "N_RR_FEATURES",
+    "beat_features", "load_beat_model", "score_beats", "FEATURE_RR_REPEAT", "N_RR_FEATURES", "N_SHAPE_FEATURES",
+    "FEATURES_TEXT",
 ]
 
 #: AAMI EC57 beat classes, in this order everywhere (``ecg-beats-aami``'s classes).
@@ -51,12 +52,24 @@ AAMI_MAP: Mapping[str, str] = {
 }
 
 #: RR features per beat in :func:`beat_features`, each repeated :data:`FEATURE_RR_REPEAT` times.
-N_RR_FEATURES = 4
-#: How many times each RR feature is repeated in a feature row, so that timing weighs more in a
-#: reconstruction-error score (a mean over the features) than 4 of 250 columns would: a premature
-#: supraventricular beat differs from a normal one mainly in timing. 4 against 16 on MIT-BIH DS1
-#: (5 record-wise folds, undercomplete autoencoder): ROC AUC 0.871 against 0.860.
+N_RR_FEATURES = 5
+#: Scalar shape features per beat in :func:`beat_features` (the correlation with the record's
+#: template), each repeated :data:`FEATURE_RR_REPEAT` times.
+N_SHAPE_FEATURES = 1
+#: How many times each scalar feature is repeated in a feature row, so that timing weighs more in a
+#: reconstruction-error score (a mean over the features) than a few of several hundred columns
+#: would: a premature supraventricular beat differs from a normal one mainly in timing. 4 against 16
+#: on MIT-BIH DS1 (5 record-wise folds, undercomplete autoencoder, the features before the record's
+#: template was added): ROC AUC 0.871 against 0.860.
 FEATURE_RR_REPEAT = 4
+#: :func:`beat_features` in words (the ``biodae.features`` metadata of the shipped beat models).
+FEATURES_TEXT = (
+    "biodae.beats.beat_features: per record (all of its beats, no labels), s = median over the beats of the "
+    "window's peak-to-peak amplitude and the template t = the sample-wise median of the windows / s; per beat: "
+    "the window / s (n_window), window / s - t (n_window), the Pearson correlation of the window with t, "
+    "then RR before / local mean RR, RR after / local mean RR, RR before / the record's median RR, RR after / "
+    "the record's median RR and local mean RR / the record's median RR (local: within 10 beats either side); "
+    "each of these 6 scalars repeated 4 times")
 
 _BAND_HZ = (0.5, 40.0)      # band-pass before the windows are cut (zero-phase, order 2)
 _LOCAL_RR_BEATS = 10        # local mean RR over this many beats on either side
@@ -387,32 +400,67 @@ def _resample_with_gaps(y: np.ndarray, fs: float, rate: float) -> np.ndarray:
 # ----------------------------------------------------------------------------- features and models
 
 def beat_features(beats: Beats) -> np.ndarray:
-    """The rows the beat models take: the window scaled per record, plus RR features.
+    """The rows the beat models take: the window and its difference from the record's template,
+    scaled per record, plus RR features normalised per record.
 
-    Columns: the ``n_window`` samples of each window divided by the record's scale (the
-    median over its beats of the window's peak-to-peak amplitude: amplitudes stay relative
-    within a record, a tall ventricular beat stays tall, while the gain of a lead or patient
-    drops out), then four RR features, each repeated :data:`FEATURE_RR_REPEAT` times:
-    ``rr_pre / rr_local``, ``rr_post / rr_local``, ``rr_pre`` and ``rr_post`` (seconds).
+    Everything is relative to the record the beats come from, computed from all its beats and
+    without labels (patient-adaptive features, as in inter-patient beat classification since
+    de Chazal et al. 2004 [1]_ and Llamedo & Martinez 2011 [2]_): the same beat shape or rhythm
+    reads the same in every patient, whatever the patient's own QRS shape, lead gain and heart rate.
+
+    Columns, with ``s`` the record's scale (the median over its beats of the window's
+    peak-to-peak amplitude: a tall ventricular beat stays tall, the gain of a lead or patient
+    drops out) and ``t`` its template (the sample-wise median of the windows divided by ``s``:
+    the record's typical beat, without labels):
+
+    * ``window / s`` (``n_window`` columns);
+    * ``window / s - t`` (``n_window`` columns): how the beat differs from the record's usual one;
+    * the Pearson correlation of the window with ``t``;
+    * ``rr_pre / rr_local``, ``rr_post / rr_local``, ``rr_pre / m``, ``rr_post / m`` and
+      ``rr_local / m``, with ``m`` the record's median RR: prematurity against the local rhythm
+      and against the patient's usual rate.
+
+    Each of the :data:`N_SHAPE_FEATURES` + :data:`N_RR_FEATURES` scalars is repeated
+    :data:`FEATURE_RR_REPEAT` times (:data:`FEATURES_TEXT` says the same in words, for the
+    models' metadata).
 
     Parameters
     ----------
     beats : Beats
-        All the beats of one record (the scale is taken over them).
+        All the beats of one record (scale, template and median RR are taken over them; a
+        subset of a record's beats gives other features).
 
     Returns
     -------
-    ndarray of float32, shape (n, n_window + 4 * FEATURE_RR_REPEAT)
+    ndarray of float32, shape (n, 2 * n_window + (N_SHAPE_FEATURES + N_RR_FEATURES) * FEATURE_RR_REPEAT)
+
+    References
+    ----------
+    .. [1] de Chazal P, O'Dwyer M, Reilly RB. Automatic classification of heartbeats using ECG
+       morphology and heartbeat interval features. IEEE TBME 51(7):1196-1206 (2004).
+    .. [2] Llamedo M, Martinez JP. Heartbeat classification using feature selection driven by
+       database generalization criteria. IEEE TBME 58(3):616-625 (2011).
     """
     w = np.asarray(beats.windows, dtype=np.float64)
+    n_scalar = (N_SHAPE_FEATURES + N_RR_FEATURES) * FEATURE_RR_REPEAT
     if not len(w):
-        return np.zeros((0, w.shape[1] + N_RR_FEATURES * FEATURE_RR_REPEAT), dtype=np.float32)
+        return np.zeros((0, 2 * w.shape[1] + n_scalar), dtype=np.float32)
     scale = float(np.median(np.ptp(w, axis=1)))
     scale = scale if scale > _SCALE_MIN else 1.0
+    ws = w / scale
+    template = np.median(ws, axis=0)
+    wc = ws - ws.mean(axis=1, keepdims=True)
+    tc = template - template.mean()
+    denom = np.linalg.norm(wc, axis=1) * np.linalg.norm(tc)
+    corr = np.divide(wc @ tc, denom, out=np.ones(len(ws)), where=denom > _SCALE_MIN)
     local = np.where(beats.rr_local > 0, beats.rr_local, np.nan)
-    rr = np.column_stack([beats.rr_pre / local, beats.rr_post / local, beats.rr_pre, beats.rr_post])
-    rr = np.nan_to_num(rr, nan=1.0)  # a lone beat: as if regular at 1 s
-    return np.hstack([w / scale, np.repeat(rr, FEATURE_RR_REPEAT, axis=1)]).astype(np.float32)
+    pre = np.asarray(beats.rr_pre, dtype=np.float64)
+    med = float(np.median(pre[np.isfinite(pre)])) if np.isfinite(pre).any() else np.nan
+    med = med if med > 0 else np.nan
+    rr = np.column_stack([pre / local, beats.rr_post / local, pre / med, beats.rr_post / med, local / med])
+    rr = np.nan_to_num(rr, nan=1.0)  # a lone beat: as if regular
+    scalars = np.column_stack([corr, rr])
+    return np.hstack([ws, ws - template, np.repeat(scalars, FEATURE_RR_REPEAT, axis=1)]).astype(np.float32)
 
 
 def load_beat_model(model: str | os.PathLike | Any) -> Any:
@@ -439,7 +487,9 @@ def score_beats(beats: Beats, model: str | os.PathLike | Any) -> dict[str, np.nd
     Parameters
     ----------
     beats : Beats
-        From :func:`extract_beats`, with the window and rate the model was trained on.
+        From :func:`extract_beats`, with the window and rate the model was trained on: all the
+        beats of one record (:func:`beat_features` takes the record's template, scale and median
+        RR from them).
     model : str, path or biodae.latent.Autoencoder
         A shipped beat model (``"ecg-beats"``, ``"ecg-beats-aami"``), an ``.onnx`` file written by
         ``Autoencoder.save``, or a fitted estimator, trained on :func:`beat_features` rows.
@@ -463,7 +513,8 @@ def score_beats(beats: Beats, model: str | os.PathLike | Any) -> dict[str, np.nd
     if X.shape[1] != ae.n_features_in_:
         raise InputError(f"the model takes {ae.n_features_in_} features per beat; these beats give {X.shape[1]} "
                          f"(window {beats.window} s at {beats.window_rate:g} Hz)",
-                         "extract the beats with the window and rate the model was trained on (its card says)")
+                         "extract the beats with the window and rate the model was trained on, or use a model "
+                         "trained on this biodae's beat_features (its card says)")
     n = len(X)
     out: dict[str, np.ndarray] = {"sample": beats.sample.astype(np.int64), "symbol": beats.symbol,
                                   "aami": beats.aami}

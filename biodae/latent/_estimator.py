@@ -154,6 +154,12 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Share of the rows held out of training (stratified for ``supervised``): their
         scores set the threshold and ``history_["val_error"]`` tracks them. With no
         validation row (0, or too few rows), the training rows' scores set the threshold.
+    linear_path : bool, default False
+        Add a linear encoder and decoder path beside the nonlinear ones, initialised from PCA
+        of the (standardised) training rows, with the nonlinear code and output layers
+        starting at zero: the untrained autoencoder is PCA with ``latent_dim`` components and
+        training improves on it (:mod:`biodae.nn.latent`). Not for the sparse kinds (their
+        code non-linearity would undo the PCA start).
     standardize : bool, default True
         Scale each feature to zero mean and unit variance (from the training rows) before
         the network; ``mean_`` and ``scale_`` are in the ONNX graph and its metadata.
@@ -232,6 +238,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         contamination: float | None = None,
         threshold_quantile: float = 0.99,
         validation_fraction: float = 0.1,
+        linear_path: bool = False,
         standardize: bool = True,
         random_state: int | np.random.RandomState | None = None,
         device: str = "cpu",
@@ -258,6 +265,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.contamination = contamination
         self.threshold_quantile = threshold_quantile
         self.validation_fraction = validation_fraction
+        self.linear_path = linear_path
         self.standardize = standardize
         self.random_state = random_state
         self.device = device
@@ -339,6 +347,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
             raise InputError(f"class_weight={self.class_weight!r} is not known",
                              "give None, 'balanced' or a dict {class label: weight}")
+        if not isinstance(self.linear_path, (bool, np.bool_)):
+            raise InputError(f"linear_path={self.linear_path!r} is not a bool", "give True or False")
+        if self.linear_path and self.kind in ("sparse-l1", "sparse-kl"):
+            raise InputError(f"linear_path=True does not go with kind={self.kind!r} (its code non-linearity "
+                             "would undo the PCA start)", "use linear_path=False, or another kind")
         dev = self.device
         if not (isinstance(dev, str) and (dev in ("cpu", "cuda", "auto") or dev.startswith("cuda:"))):
             raise InputError(f"device={dev!r} is not known", "choose 'cpu', 'cuda' (or 'cuda:N') or 'auto'")
@@ -428,7 +441,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             batch_size=int(self.batch_size), lr=float(self.lr), weight_decay=float(self.weight_decay),
             noise_std=float(self.noise_std), l1=float(self.l1), rho=float(self.rho), beta=float(self.beta),
             kl_warmup=int(self.kl_warmup), w_rec=float(self.w_rec), w_cls=float(self.w_cls), class_weight=cw,
-            dropout=float(self.dropout), seed=seed, device=self.device, verbose=bool(self.verbose),
+            dropout=float(self.dropout), linear=bool(self.linear_path), seed=seed, device=self.device, verbose=bool(self.verbose),
         )
         proto = _onnx.build_graph(nn_latent.latent_spec(model), mean32, scale32)
         self._session_cache = create_session(proto.SerializeToString(deterministic=True), device="cpu")

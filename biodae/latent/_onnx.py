@@ -139,16 +139,25 @@ def build_graph(spec: Mapping[str, Any], mean: np.ndarray, scale: np.ndarray) ->
     xs = g.node("Div", [g.node("Sub", [x0, mean_c], "x_centred"), scale_c], "x_standardised")
     h = g.ops(spec["encoder"], xs, "enc")
     code = g.ops(spec["code"], h, "enc")
+    if spec.get("code_linear") is not None:  # the linear path (linear_path=True): added to the code
+        code = g.node("Add", [code, g.ops(spec["code_linear"], xs, "enc")], "enc/code_sum")
     if spec.get("code_activation") in ("relu", "sigmoid"):
         act = spec["code_activation"]
         code = g.node(_ACT_OPS[act][0], [code], f"enc/code_{act}")
     code = g.node("Identity", [code], "code")
-    rec_s = g.ops(spec["decoder"], code, "dec_x")
+
+    def decode(z: str, tag: str) -> str:
+        out = g.ops(spec["decoder"], z, tag)
+        if spec.get("decoder_linear") is not None:
+            out = g.node("Add", [out, g.ops(spec["decoder_linear"], z, tag)], f"{tag}/decoder_sum")
+        return out
+
+    rec_s = decode(code, "dec_x")
     g.node("Add", [g.node("Mul", [rec_s, scale_c], "reconstruction_scaled"), mean_c], "reconstruction")
     diff = g.node("Sub", [xs, rec_s], "error")
     axes = g.const("one_1d", np.array([1], dtype=np.int64))
     g.node("ReduceMean", [g.node("Mul", [diff, diff], "error_squared"), axes], "score", keepdims=0)
-    dec_s = g.ops(spec["decoder"], z0, "dec_z")
+    dec_s = decode(z0, "dec_z")
     g.node("Add", [g.node("Mul", [dec_s, scale_c], "decoded_scaled"), mean_c], "decoded")
 
     names = ["code", "reconstruction", "score"]

@@ -39,6 +39,13 @@ the standardised units the estimator trains in):
 * ``supervised``: ``w_rec * reconstruction + w_cls * cross-entropy`` of a linear head on
   the code, with its own dropout (``dropout``) and class weights.
 
+**Linear path** (``linear=True``, the estimator's ``linear_path``): a linear map from the row
+to the code is added to the encoder's output and a linear map from the code to the row to the
+decoder's, both initialised from PCA of the training rows (the code's first ``latent_dim``
+principal components, centred on the training mean), while the last layers of the nonlinear
+encoder and decoder start at zero. The untrained network is then exactly PCA, and training
+only has the nonlinear parts (and the linear maps) to improve on it.
+
 **Determinism.** The weights are initialised under ``torch.manual_seed(seed)`` inside
 ``torch.random.fork_rng`` (the caller's global RNG state is left as it was); batch order,
 input noise, dropout masks and the VAE's ``eps`` come from one ``torch.Generator`` seeded
@@ -127,7 +134,7 @@ class LatentNet(nn.Module):
     """
 
     def __init__(self, *, n_features: int, latent_dim: int, arch: str, hidden: Sequence[int], activation: str,
-                 kind: str, n_classes: int = 0) -> None:
+                 kind: str, n_classes: int = 0, linear: bool = False) -> None:
         super().__init__()
         self.n_features, self.latent_dim, self.kind = int(n_features), int(latent_dim), kind
         act = ACTIVATIONS[activation]
@@ -173,6 +180,29 @@ class LatentNet(nn.Module):
         self.logvar = nn.Linear(prev, self.latent_dim) if kind == "variational" else None
         self.decoder = nn.Sequential(*dec)
         self.head = nn.Linear(self.latent_dim, int(n_classes)) if n_classes else None
+        self.code_linear = nn.Linear(self.n_features, self.latent_dim) if linear else None
+        self.decoder_linear = nn.Linear(self.latent_dim, self.n_features) if linear else None
+
+    def init_linear_from_pca(self, x: np.ndarray) -> None:
+        """Start the linear path at PCA of the rows ``x`` and the nonlinear code and output at zero."""
+        if self.code_linear is None or self.decoder_linear is None:
+            raise ValueError("the network has no linear path (linear=False)")
+        x64 = np.asarray(x, dtype=np.float64)
+        mean = x64.mean(axis=0)
+        _, _, vt = np.linalg.svd(x64 - mean, full_matrices=False)
+        comp = np.zeros((self.latent_dim, self.n_features))
+        k = min(self.latent_dim, len(vt))
+        comp[:k] = vt[:k]
+        comp *= np.where(comp.sum(axis=1, keepdims=True) < 0, -1.0, 1.0)  # a fixed sign per component
+        last = [m for m in self.decoder if isinstance(m, (nn.Linear, nn.ConvTranspose1d))][-1]
+        with torch.no_grad():
+            self.code_linear.weight.copy_(torch.as_tensor(comp, dtype=torch.float32))
+            self.code_linear.bias.copy_(torch.as_tensor(-comp @ mean, dtype=torch.float32))
+            self.decoder_linear.weight.copy_(torch.as_tensor(comp.T, dtype=torch.float32))
+            self.decoder_linear.bias.copy_(torch.as_tensor(mean, dtype=torch.float32))
+            for m in (self.code, last):
+                m.weight.zero_()
+                m.bias.zero_()
 
     @property
     def code_activation(self) -> str | None:
@@ -183,17 +213,24 @@ class LatentNet(nn.Module):
         """The code (VAE: ``mu``) and, for the VAE, ``log sigma^2``."""
         h = self.encoder(x)
         code = self.code(h)
+        if self.code_linear is not None:
+            code = code + self.code_linear(x)
         if self.code_activation == "relu":
             code = torch.relu(code)
         elif self.code_activation == "sigmoid":
             code = torch.sigmoid(code)
         return code, (self.logvar(h) if self.logvar is not None else None)
 
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Rows (standardised units) from codes: the decoder, plus the linear path if there is one."""
+        out = self.decoder(z)
+        return out + self.decoder_linear(z) if self.decoder_linear is not None else out
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Deterministic pass (as the ONNX graph): code, reconstruction and class logits (or None)."""
         code, _ = self.encode(x)
         logits = self.head(code) if self.head is not None else None
-        return code, self.decoder(code), logits
+        return code, self.decode(code), logits
 
 
 def _kl_sparse(rho: float, rho_hat: torch.Tensor) -> torch.Tensor:
@@ -223,11 +260,11 @@ def _loss(model: LatentNet, x: torch.Tensor, y: torch.Tensor | None, *, cfg: dic
         assert logvar is not None
         eps = torch.randn(code.shape, generator=gen, device=x.device)
         z = code + torch.exp(0.5 * logvar.clamp(*_LOGVAR_RANGE)) * eps
-        recon = model.decoder(z)
+        recon = model.decode(z)
         nll = 0.5 * torch.sum((recon - x) ** 2, dim=1)
         kl = _kl_gaussian(code, logvar)
         return torch.mean(nll + cfg["beta"] * kl_weight * kl) / model.n_features
-    mse = torch.mean((model.decoder(code) - x) ** 2)
+    mse = torch.mean((model.decode(code) - x) ** 2)
     if kind == "sparse-l1":
         return mse + cfg["l1"] * torch.mean(torch.abs(code))
     if kind == "sparse-kl":
@@ -264,6 +301,7 @@ def train_latent(
     w_cls: float = 1.0,
     class_weight: np.ndarray | None = None,
     dropout: float = 0.0,
+    linear: bool = False,
     seed: int = 0,
     device: str = "cpu",
     verbose: bool = False,
@@ -284,6 +322,8 @@ def train_latent(
         Optimisation (AdamW; a last, smaller batch is kept).
     noise_std, l1, rho, beta, kl_warmup, w_rec, w_cls, class_weight, dropout
         The ``kind``'s loss terms (module docstring); ``class_weight`` has one weight per class.
+    linear : bool
+        Add the linear path initialised from PCA of ``x_train`` (module docstring).
     seed : int
         Makes the call repeat exactly (module docstring).
     device : {"cpu", "cuda", "auto"}
@@ -310,7 +350,10 @@ def train_latent(
     with torch.random.fork_rng(devices=gpus), _deterministic(True, dev):
         torch.manual_seed(int(seed))
         model = LatentNet(n_features=x_train.shape[1], latent_dim=latent_dim, arch=arch, hidden=hidden,
-                          activation=activation, kind=kind, n_classes=n_classes).to(dev)
+                          activation=activation, kind=kind, n_classes=n_classes, linear=linear)
+        if linear:
+            model.init_linear_from_pca(x_train)
+        model = model.to(dev)
         gen = torch.Generator(device=dev).manual_seed(int(seed) + 1)
         xt = torch.as_tensor(np.ascontiguousarray(x_train, dtype=np.float32), device=dev)
         yt = torch.as_tensor(np.asarray(y_train, dtype=np.int64), device=dev) if y_train is not None else None
@@ -395,7 +438,9 @@ def latent_spec(model: LatentNet) -> dict[str, Any]:
 
     Keys: ``n_features``, ``latent_dim``, ``encoder`` (ops from a standardised row to the last
     hidden layer), ``code`` (one linear op), ``code_activation`` (``None``, ``"relu"`` or ``"sigmoid"``),
-    ``decoder`` (ops from a code to a standardised row), ``head`` (one linear op, or ``None``).
+    ``decoder`` (ops from a code to a standardised row), ``head`` (one linear op, or ``None``),
+    ``code_linear`` and ``decoder_linear`` (the linear path: one linear op each, added to the code
+    and to the decoder's output, or ``None``).
     Op names are the torch module paths, so the ONNX initializers carry the parameter names.
     """
     return {
@@ -406,6 +451,8 @@ def latent_spec(model: LatentNet) -> dict[str, Any]:
         "code_activation": model.code_activation,
         "decoder": _ops(model.decoder, "decoder"),
         "head": _ops(model.head, "head") if model.head is not None else None,
+        "code_linear": _ops(model.code_linear, "code_linear") if model.code_linear is not None else None,
+        "decoder_linear": _ops(model.decoder_linear, "decoder_linear") if model.decoder_linear is not None else None,
     }
 
 
