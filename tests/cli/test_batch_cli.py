@@ -244,9 +244,12 @@ def test_ctrl_c_with_worker_processes_finishes_what_is_in_progress(tmp_path, tes
         make_record(test_data, src, f"long{i}", minutes=10)
     before = tree_digest(src)
     out = tmp_path / "out"
+    # as from a terminal: Ctrl-C at its default even when the test run itself ignores it (a job started with
+    # `&` by a non-interactive shell does, and its children inherit that)
     proc = subprocess.Popen(
         [sys.executable, "-m", "biodae.cli", "denoise", str(src), "--out-dir", str(out), "--jobs", "2"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not list(out.glob("*.hea")) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
