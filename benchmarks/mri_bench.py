@@ -76,17 +76,18 @@ class Noisy(NamedTuple):
 
 
 def _noisy(clean: np.ndarray, mask: np.ndarray, percent: float, seed: int, setting: str = "rician") -> Noisy:
-    from biodae.noise import mri_coil_noise, rician, rician_sigma_from_percent
+    from biodae.noise import coil_sensitivities, mri_coil_noise, rician, rician_sigma_from_percent
 
     sigma = rician_sigma_from_percent(clean, percent, mask=mask)
     if setting == "rician":
         return Noisy(rician(clean, sigma, rng=seed).astype(np.float32), clean, sigma, None)
-    kw = {"coils": 8, "kspace_filter": "hamming" if setting == "rss8-hamming" else None}
+    sens = coil_sensitivities(clean.shape, coils=8)  # mri_coil_noise's default maps, made once here
     # the combined level is sigma / RSS(S) per pixel: scale so that its median in the mask is sigma
-    level = float(np.median(mri_coil_noise(clean, 1.0, rng=0, **kw).sigma_map[mask]))
-    res = mri_coil_noise(clean, sigma / level, rng=seed, **kw)
+    level = float(np.median(1.0 / np.sqrt(np.sum(np.abs(sens) ** 2, axis=0))[mask]))
+    res = mri_coil_noise(clean, sigma / level, rng=seed, sensitivities=sens,
+                         kspace_filter="hamming" if setting == "rss8-hamming" else None)
     psd = None
-    if kw["kspace_filter"]:  # bm3d's convention: |FFT|^2 of a unit-energy kernel x variance x pixels
+    if setting == "rss8-hamming":  # bm3d's convention: |FFT|^2 of a unit-energy kernel x variance x pixels
         psd = res.noise_power_spectrum * sigma**2 * clean.size
     return Noisy(res.noisy.astype(np.float32), res.clean.astype(np.float32), sigma, psd)
 

@@ -117,7 +117,7 @@ def calibration_inputs(model_name: str, n: int | None = None, *, seed: int = 0, 
         what = (f"{n} noisy training epochs of 512 samples (EEGNoiseMixer: train-split epochs and EOG/EMG, "
                 f"SNR {spec['snr_range'][0]:g} to {spec['snr_range'][1]:g} dB and 20 % milder), seed {seed}")
     else:
-        kw = {k: spec[k] for k in ("sigma_range", "peak_range", "electronic_range", "scanner") if k in spec}
+        kw = {k: spec[k] for k in ("sigma_range", "peak_range", "electronic_range") if k in spec}
         mixer = datasets.ImagePatchMixer(datasets.load_image_slices(spec["modality"], "train", data_dir=data_dir),
                                          noise=spec["noise"], patch=int(patch), source_weights=spec["source_weights"],
                                          **kw)
