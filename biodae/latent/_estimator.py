@@ -9,7 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
@@ -668,7 +672,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         -------
         ndarray, shape (n_samples,)
         """
-        return self.score_samples(X) - self.threshold_
+        return self.score_samples(X).astype(np.float64) - self.threshold_
 
     def predict(self, X: Any) -> np.ndarray:
         """Anomaly flags (1 = score above ``threshold_``, 0 otherwise), or class labels for ``supervised``.
@@ -685,7 +689,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         check_is_fitted(self, "onnx_model_")
         if self._is_supervised():
             return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-        return (self.score_samples(X) > self.threshold_).astype(np.int64)
+        # in double precision, as biodae.beats.score_beats and the contract (docs/onnx.md) compare: numpy would
+        # round the threshold to float32 for float32 scores, and a score between the two roundings would flip
+        return (self.score_samples(X).astype(np.float64) > self.threshold_).astype(np.int64)
 
     @available_if(_is_supervised)
     def predict_proba(self, X: Any) -> np.ndarray:

@@ -334,6 +334,8 @@ async function main(argv) {
   const bytes = fs.readFileSync(modelPath);
   const { metadata: meta, initializers } = readOnnx(bytes);
   if (!meta['biodae.name']) throw new UsageError(`${modelPath}: not a biodae model (no biodae.* metadata)`);
+  if (meta['biodae.task'] === 'latent')
+    throw new UsageError(`${modelPath}: a biodae latent model (${meta['biodae.name']}), not a denoiser: run it with latent.js`);
   if (meta['biodae.schema_version'] !== '1')
     throw new UsageError(`${modelPath}: contract version ${meta['biodae.schema_version']}; this client reads version 1`);
   const digest = weightsSha256(initializers);

@@ -200,3 +200,16 @@ def test_outputs_gives_every_output_at_once(fitted):
     np.testing.assert_allclose(out["code"], sup.transform(X), rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(out["score"], sup.score_samples(X), rtol=1e-6, atol=1e-7)
     assert set(conv.outputs(X[:3])) == {"code", "reconstruction", "score"}
+
+
+def test_the_flag_compares_in_double_precision(fitted):
+    """A threshold just below a float32 score, but equal to it once rounded to float32: the score is above it, so
+    the row is flagged, by ``predict`` on float32 and float64 input alike, as ``biodae beats`` and the contract do."""
+    X, _, _, conv = fitted
+    ae = Autoencoder(**conv.get_params())
+    ae.__dict__.update({k: v for k, v in conv.__dict__.items() if k.endswith("_")})
+    s = float(ae.score_samples(X[:1].astype(np.float32))[0])
+    ae.threshold_ = float(np.nextafter(s, -np.inf))
+    assert np.float32(ae.threshold_) == np.float32(s)  # float32 rounding would make them equal: not flagged
+    assert ae.predict(X[:1].astype(np.float32))[0] == 1 and ae.predict(X[:1].astype(np.float64))[0] == 1
+    assert ae.decision_function(X[:1].astype(np.float32))[0] > 0
