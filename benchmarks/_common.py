@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["markdown_table", "format_value", "write_text", "save_figure", "Progress", "progress", "timed", "rates",
-           "model_flops", "matmul_gflops"]
+           "model_flops", "matmul_gflops", "cpu_flags", "CPU_FLAGS_COMMAND"]
+
+#: the command whose output the speed pages quote beside every figure
+CPU_FLAGS_COMMAND = "grep -o 'avx512[a-z_]*\\|avx2\\|avx_vnni' /proc/cpuinfo | sort -u"
 
 
 def format_value(value: Any, floatfmt: str = ".3f") -> str:
@@ -235,3 +238,17 @@ def matmul_gflops(threads: int, *, streams: int = 1, n: int = 2048, repeats: int
             list(pool.map(work, sessions, [repeats] * streams))
             dt = time.perf_counter() - t
     return streams * repeats * 2 * n**3 / dt / 1e9
+
+
+def cpu_flags() -> str:
+    """The CPU's vector instruction sets (AVX2, AVX-512 and VNNI flags), space-separated, and its model name."""
+    import platform
+    import re
+
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return f"(no /proc/cpuinfo; {platform.processor() or platform.machine()})"
+    flags = sorted(set(re.findall(r"\b(avx512[a-z_0-9]*|avx2|avx_vnni)\b", text)))
+    model = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
+    return (" ".join(flags) or "(no AVX2 or AVX-512)") + (f" ({model.group(1).strip()})" if model else "")

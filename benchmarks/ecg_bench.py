@@ -1,6 +1,6 @@
 """Benchmark 2: continuous ECG records with real noise held out from training.
 
-    BIODAE_DATA=../shared/data python benchmarks/ecg_bench.py [--model models/ecg.onnx] [--out docs/benchmarks]
+    BIODAE_DATA=../shared/data python benchmarks/ecg_bench.py [--model models/ecg.onnx models/ecg-small.onnx] [--out docs/benchmarks]
 
 Test data: the 17 test-patient records of ``biodae.datasets`` (the 14 DeepFilter QT test records
 and MIT-BIH DS1 106, 208, 220; never seen in training or validation), both leads, 360 Hz, high-passed
@@ -63,7 +63,8 @@ def score(clean, noisy, est) -> dict[str, float]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=str(ROOT / "models" / "ecg.onnx"), help="the ECG model ('none' for filters only)")
+    ap.add_argument("--model", nargs="+", default=[str(ROOT / "models" / "ecg.onnx"), str(ROOT / "models" / "ecg-small.onnx")],
+                    help="the ECG models, each a column ('none' for filters only)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks"))
     ap.add_argument("--per-lead", type=int, default=2, help="60-s stretches per record and lead")
     ap.add_argument("--tune-stretches", type=int, default=24, help="validation stretches per noise type for tuning")
@@ -79,12 +80,13 @@ def main(argv=None) -> int:
     vrng = np.random.default_rng(args.seed + 2)
     val = [val_all[i][: int(20 * FS)] for i in vrng.choice(len(val_all), size=min(args.tune_stretches, len(val_all)), replace=False)]
 
-    model = None
-    if args.model != "none":
+    models = []
+    if args.model != ["none"]:
         from biodae.runtime import load_model
 
-        model = load_model(args.model)
-        progress(f"model {model!r}")
+        models = [load_model(m) for m in args.model]
+        for m in models:
+            progress(f"model {m!r}")
 
     tuned: dict[str, dict[str, dict]] = {}
     for kind in KINDS:
@@ -102,8 +104,8 @@ def main(argv=None) -> int:
         return {f"{f} ({label})": (lambda x, f=f: filters.apply(f, x, sampling_rate=FS, **tuned[kind][f]))
                 for f in FILTERS}
 
-    dae = {} if model is None else {
-        "DAE (biodae ecg)": lambda x: model.denoise_signal(x, sampling_rate=FS, units="mV")}
+    dae = {f"DAE (biodae {m.name})": (lambda x, m=m: m.denoise_signal(x, sampling_rate=FS, units="mV"))
+           for m in models}
     example = {}
     for kind in KINDS:
         methods = {**filters_for(kind), **dae}
@@ -142,28 +144,36 @@ def main(argv=None) -> int:
                 row.append(f"{m['dSNR']:.2f} / {m['RMSE']:.4f} / {m['PRD']:.1f} / {m['CC']:.3f}")
             row.append(best_f.replace(" (tuned)", ""))
             rows.append(row)
-            if model is not None:
-                dae = table[(kind, snr, "DAE (biodae ecg)")]["dSNR"]
-                bf = table[(kind, snr, best_f)]["dSNR"]
-                if snr <= 12:
-                    check.append((kind, snr, dae - bf))
+            bf = table[(kind, snr, best_f)]["dSNR"]
+            if snr <= 12:
+                check += [(m.name, kind, snr, table[(kind, snr, f"DAE (biodae {m.name})")]["dSNR"] - bf) for m in models]
     md = markdown_table(["noise", "input SNR dB"] + [f"{n}: dSNR dB / RMSE mV / PRD % / CC" for n in names] + ["best filter"], rows)
     lines = []
-    if model is not None:
-        beats_all = all(d > 0 for _, _, d in check)
-        at0 = np.mean([d for k, s, d in check if s == 0])
-        at24 = [table[(k, 24, "DAE (biodae ecg)")]["dSNR"] for k in KINDS]
-        lines = [
+    for m in models:
+        mine = [(k, s, d) for n, k, s, d in check if n == m.name]
+        beats_all = all(d > 0 for _, _, d in mine)
+        at0 = np.mean([d for k, s, d in mine if s == 0])
+        at24 = [table[(k, 24, f"DAE (biodae {m.name})")]["dSNR"] for k in KINDS]
+        lines += [
+            f"`{m.name}` {m.version}:", "",
             f"- DAE beats the best tuned filter (SNR improvement) at every noise type and level up to 12 dB: "
-            f"{'yes' if beats_all else 'NO'} (margins: " + ", ".join(f"{k} {s:+d}: {d:+.2f} dB" for k, s, d in check) + ")",
+            f"{'yes' if beats_all else 'NO'} (margins: " + ", ".join(f"{k} {s:+d}: {d:+.2f} dB" for k, s, d in mine) + ")",
             f"- average margin at 0 dB: {at0:+.2f} dB (target >= 3 dB)",
-            f"- SNR improvement at 24 dB input: " + ", ".join(f"{k} {v:+.2f} dB" for k, v in zip(KINDS, at24))
-            + f" (target: never negative -> {'met' if min(at24) >= 0 else 'NOT met'})",
+            "- SNR improvement at 24 dB input: " + ", ".join(f"{k} {v:+.2f} dB" for k, v in zip(KINDS, at24))
+            + f" (target: never negative -> {'met' if min(at24) >= 0 else 'NOT met'})", "",
         ]
+    if len(models) > 1:
+        first = models[0].name
+        for m in models[1:]:
+            diffs = [table[(k, s, f"DAE (biodae {m.name})")]["dSNR"] - table[(k, s, f"DAE (biodae {first})")]["dSNR"]
+                     for k in KINDS for s in SNRS]
+            lines += [f"`{m.name}` against `{first}`, SNR improvement: mean {np.mean(diffs):+.2f} dB, from "
+                      f"{min(diffs):+.2f} to {max(diffs):+.2f} dB over the {len(diffs)} cells.", ""]
     tuned_txt = "\n".join(f"- {k}: " + "; ".join(f"{f} {p}" for f, p in d.items()) for k, d in tuned.items())
     doc = f"""# Benchmark 2: continuous ECG, held-out patients and noise
 
-Generated by `python benchmarks/ecg_bench.py` ({time.strftime('%Y-%m-%d')}, {time.perf_counter() - t0:.0f} s).
+Generated by `python benchmarks/ecg_bench.py` ({time.strftime('%Y-%m-%d')}, {time.perf_counter() - t0:.0f} s); models:
+{', '.join(f'`{m.name}` {m.version}' for m in models) or 'none (filters only)'}.
 {len(test)} test stretches of 60 s (17 test-patient records x 2 leads x {args.per_lead}), 360 Hz; NSTDB test-split noise;
 seed {args.seed}. Cells: SNR improvement (dB) / RMSE (mV) / standard PRD (%) / Pearson CC, mean over stretches.
 
@@ -218,7 +228,7 @@ def _figures(out: Path, example, table, names) -> None:
         fig, ax = plt.subplots(figsize=(12, 4))
         ax.plot(t, example["noisy"][s], color="0.75", lw=0.8, label="noisy (em, 0 dB)")
         ax.plot(t, example["clean"][s], "k", lw=1.4, label="clean")
-        for n, c in zip(example["est"], ("tab:green", "tab:purple", "tab:orange", "tab:blue")):
+        for n, c in zip(example["est"], ("tab:green", "tab:purple", "tab:orange", "tab:blue", "tab:red", "tab:brown")):
             ax.plot(t, example["est"][n][s], lw=0.9, label=n, color=c)
         ax.set_xlabel("time (s)")
         ax.set_ylabel("mV")

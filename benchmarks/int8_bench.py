@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,16 +34,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _common import markdown_table, progress, rates, write_text
+from _common import (
+    CPU_FLAGS_COMMAND,
+    cpu_flags,
+    markdown_table,
+    progress,
+    rates,
+    write_text,
+)
 
-MODELS = ("ecg", "ecg-qtdb-bw", "ecg-qtdb-bw-v2", "eeg", "mri", "xray")
+MODELS = ("ecg", "ecg-small", "ecg-qtdb-bw", "ecg-qtdb-bw-v2", "eeg", "mri", "xray")
 ECG_LEVELS = (-6, 0, 6, 12, 18, 24)
-
-
-def cpu_flags() -> str:
-    out = subprocess.run("grep -o 'avx512[a-z_]*\\|avx2\\|avx_vnni' /proc/cpuinfo | sort -u", shell=True,
-                         capture_output=True, text=True, check=False).stdout.split()
-    return " ".join(out) or "(none found)"
 
 
 def _snr_gain(clean, noisy, est) -> float:
@@ -67,7 +67,7 @@ def quality(name: str, fp32, int8, data_dir) -> tuple[list[list], float, str]:
         return ya, yb
 
     rows = []
-    if name == "ecg":
+    if name in ("ecg", "ecg-small"):
         import ecg_bench
 
         from biodae.datasets import load_ecg_records
@@ -221,7 +221,7 @@ def main(argv=None) -> int:
         f"run of {time.perf_counter() - t0:.0f} s, on a **shared** machine ({platform.machine()}, 2 CPU cores used by "
         f"other engineers at the same time: load average {load0} at the start, {load1} at the end); onnxruntime "
         f"{ort.__version__} (CPU provider)."), "",
-        f"CPU flags (`grep -o 'avx512[a-z_]*\\|avx2\\|avx_vnni' /proc/cpuinfo | sort -u`): `{flags}`.", "",
+        f"CPU flags (`{CPU_FLAGS_COMMAND}`): `{flags}`.", "",
         ("Variant: `biodae export MODEL.onnx -o MODEL-int8.onnx --int8` (`biodae.runtime.int8_variant`): static QDQ "
         "quantisation of every Conv except the first and the last, int8 weights per output channel, uint8 "
         "activations with min/max ranges from the calibration data; input, output, in-graph "

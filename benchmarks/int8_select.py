@@ -58,7 +58,7 @@ def quant(nodes, fmt="QDQ", per_channel=True, method="MinMax", reduce_range=Fals
                         calibration_providers=["CPUExecutionProvider"], extra_options=extra or {})
     return str(dst)
 
-if MODEL == "ecg":
+if MODEL in ("ecg", "ecg-small"):
     import ecg_bench
 
     from biodae.datasets import load_ecg_records
@@ -120,7 +120,7 @@ if mode.startswith("speed:"):
     from _common import rates
 
     from biodae.runtime import create_session
-    w = 1024 if MODEL == "ecg" else 512
+    w = 1024 if MODEL in ("ecg", "ecg-small") else 512
     x = np.random.default_rng(0).standard_normal((64, 1, w)).astype(np.float32)
     x = (np.cumsum(x, axis=-1) * 0.02 + x * 0.1).astype(np.float32)
     s32 = create_session(SRC, threads=1)

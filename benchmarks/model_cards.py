@@ -1,7 +1,7 @@
 """Write the model card of each shipped model (models/NAME.md) from its recipe, its ONNX
 metadata and the benchmark reports in docs/benchmarks/.
 
-    python benchmarks/model_cards.py
+    python benchmarks/model_cards.py [NAME ...]     # every shipped denoiser's card, or these
 """
 
 from __future__ import annotations
@@ -18,13 +18,17 @@ BENCH = ROOT / "docs" / "benchmarks"
 REPORTS = {
     "ecg-qtdb-bw": ("deepfilter.md", ["All beats, mean (std)", "SSD by noise amplitude bucket", "Target check"]),
     "ecg": ("ecg_continuous.md", [None, "Target check", "Clean input"]),
+    "ecg-small": ("ecg_continuous.md", [None, "Target check", "Clean input"]),
     "eeg": ("eeg.md", ["S001 test runs", "other subject", "Clean input"]),
     "mri": ("mri.md", [None, "rician, σ = 5 %", "rss8, σ = 5 %", "rss8-hamming, σ = 5 %", "Targets",
                        "Real scans"]),
     "xray": ("xray.md", [None, "Target"]),
 }
 #: extra reports quoted in a card (speed, clean-scan checks)
-EXTRA_REPORTS = {"mri": ("mri_speed.md", [None, "Compute"])}
+EXTRA_REPORTS = {"mri": ("mri_speed.md", [None, "Compute"]),
+                 "ecg-small": ("ecg_speed.md", ["Every model and precision"])}
+#: the environment a recipe's shipped weights were trained with, when not the default (2 torch threads)
+TRAIN_ENV = {"ecg-small": "OMP_NUM_THREADS=1 "}
 CITATIONS = {
     "ecg": ["Laguna P, Mark RG, Goldberger AL, Moody GB. A database for evaluation of algorithms for measurement of QT "
             "and other waveform intervals in the ECG. Computers in Cardiology 24:673-676 (1997).",
@@ -45,6 +49,7 @@ CITATIONS["mri"] = [
 ]
 CITATIONS["xray"] = ["pydicom-data test images (MIT; NEMA WG04 compression samples: RG1, RG3, 693, CT_small).",
                      CITATIONS["mri"][0]]
+CITATIONS["ecg-small"] = CITATIONS["ecg"]
 CITATIONS["ecg-qtdb-bw"] = [CITATIONS["ecg"][0], CITATIONS["ecg"][2],
                             "Romero FP et al. DeepFilter: an ECG baseline wander removal filter using deep learning "
                             "techniques. Biomed Signal Process Control 70:102992 (2021)."]
@@ -53,7 +58,7 @@ PHYSIONET = ("Goldberger AL et al. PhysioBank, PhysioToolkit, and PhysioNet. Cir
 
 #: hand-written sections of a card (what each version changed, variants tried and not shipped): carried over
 #: from the existing card when it is rewritten
-KEPT_SECTIONS = ("## Versions", "## Tried and not shipped")
+KEPT_SECTIONS = ("## int8 variant", "## Versions", "## Tried and not shipped")
 
 _SCHEDULE = {"plateau": "halved after 2 epochs without improvement", "cosine": "cosine decay to 1/100",
              "constant": "constant"}
@@ -83,15 +88,18 @@ def kept_sections(card: Path) -> str:
     return "".join(p.rstrip("\n") + "\n\n" for p in parts if p.startswith(KEPT_SECTIONS))
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     from biodae.nn import build_model, count_parameters, receptive_field
     from biodae.nn.recipes import get_recipe
     from biodae.nn.train import LOSSES
-    from biodae.runtime import available_models, load_model
+    from biodae.runtime import available_models, load_model, load_onnx, variant_path
 
+    only = set(sys.argv[1:] if argv is None else argv)
     for onnx_path in sorted((ROOT / "models").glob("*.onnx")):
         name = onnx_path.stem
-        if name not in available_models():  # a biodae.latent model: benchmarks/latent_bench.py writes its card
+        if name not in available_models():  # a biodae.latent model or a variant file: not written here
+            continue
+        if only and name not in only:
             continue
         base = "ecg-qtdb-bw" if name.startswith("ecg-qtdb-bw") else name
         recipe = get_recipe(name)
@@ -136,13 +144,28 @@ def main() -> int:
             unit = "windows of"
             size = f"{recipe.train_window} samples"
         kept = kept_sections(ROOT / "models" / f"{name}.md")
-        command = f"BIODAE_DATA=../shared/data biodae train {name} --out-dir runs/{name} --export models/{name}.onnx"
+        int8_row = ""
+        if variant_path(onnx_path, "int8").is_file():
+            v = variant_path(onnx_path, "int8")
+            sha = {p.key: p.value for p in load_onnx(v).metadata_props}.get("biodae.weights_sha256", "")
+            int8_row = (f"\n| int8 variant | `models/{v.name}` (CPUs with VNNI; `--precision int8`, or `auto`): weights "
+                        f"sha256 `{sha}`, made from the weights above; rows below |")
+        command = (f"BIODAE_DATA=../shared/data {TRAIN_ENV.get(name, '')}biodae train {name} --out-dir runs/{name} "
+                   f"--export models/{name}.onnx")
         start = ""
         if recipe.init_from:
             init = recipe.init_from
             command = f"{init['get']}\n{command} --init {init['file']}"
             start = (f"Fine-tuned: training starts from the weights of {init['model']} (weights sha256 "
                      f"`{init['weights_sha256'][:16]}...`, checked), which the first line writes from git history.")
+        if recipe.teacher:
+            teach = recipe.teacher
+            command = f"{teach['get']}\n{command} --teacher {teach['file']}"
+            start += (f"Distilled: the training targets are the outputs of {teach['model']} (weights sha256 "
+                      f"`{teach['weights_sha256'][:16]}...`, checked; the first line writes it from git history) on "
+                      f"the same noisy windows (teacher weight {teach.get('weight', 1.0):g}: "
+                      "`biodae.nn.recipes.TeacherTargets`); validation, early stopping and the kept epoch use the "
+                      "clean targets. Trained with one torch thread (`OMP_NUM_THREADS=1`).")
         where = ("images and volumes never used in training" if image else
                  "patients/records and noise segments never used in training")
         card = f"""# Model card: `{name}` {m.version}
@@ -155,7 +178,7 @@ def main() -> int:
 | input / output | {io_row} |
 | architecture | {arch} |
 | inference | {inference} |
-| weights sha256 | `{m.metadata.get('biodae.weights_sha256', '')}` |
+| weights sha256 | `{m.metadata.get('biodae.weights_sha256', '')}` |{int8_row}
 
 ## Training data
 

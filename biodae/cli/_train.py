@@ -15,7 +15,6 @@ from .._errors import BiodaeError
 from ._common import import_recipes
 from ._flags import in_flags, positive_int
 
-
 _DESCRIPTION = (
     "Train one of biodae's recipes with a fixed seed, resumable checkpoints, validation and early stopping, and "
     "export the best model to ONNX. Needs torch (pip install -c constraints.txt 'biodae[train]') and the data "
@@ -92,6 +91,8 @@ def add_parser(sub) -> None:
                    '(e.g. {"epochs": 5, "lr": 0.0005}); the flags above win over it')
     p.add_argument("--init", metavar="FILE.onnx", help="for a recipe that fine-tunes a model: that model's ONNX file "
                    "(its card's command writes it; the weights are checked against the recipe)")
+    p.add_argument("--teacher", metavar="FILE.onnx", help="for a distillation recipe: the teacher model's ONNX file "
+                   "(its card's command writes it; the weights are checked against the recipe)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --export file")
     p.set_defaults(run=run)
 
@@ -138,6 +139,7 @@ def run(args) -> int:
             args.recipe, out_dir=args.out_dir, data_dir=data_dir, epochs=args.epochs, seed=args.seed,
             device=args.device, export=args.export, force=args.force, command=command,
             progress=sys.stderr.isatty(), overrides=overrides, init=args.init,
+            teacher=args.teacher,
         )
     except BiodaeError as exc:  # the library names its parameters: say the flags
         raise in_flags(exc, {"data_dir": "--data", "epochs": "--epochs", "seed": "--seed", "device": "--device",

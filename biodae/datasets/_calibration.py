@@ -33,6 +33,7 @@ class CalibrationSet:
 # data sets do not import torch (the recipes module does); tests/runtime/test_int8.py checks it against the recipes.
 _TRAINING = {
     "ecg": {"kind": "ecg", "length": 1024, "snr_range": (-8.0, 26.0), "noise_augment": ("bw", "em")},
+    "ecg-small": {"kind": "ecg", "length": 1024, "snr_range": (-8.0, 26.0), "noise_augment": ("bw", "em")},
     "ecg-qtdb-bw": {"kind": "deepfilter", "version": 1},
     "ecg-qtdb-bw-v2": {"kind": "deepfilter", "version": 2},
     "eeg": {"kind": "eeg", "snr_range": (-7.0, 7.0), "high_snr_fraction": 0.2, "high_snr_range": (7.0, 25.0),
@@ -58,7 +59,7 @@ def calibration_inputs(model_name: str, n: int | None = None, *, seed: int = 0, 
     Parameters
     ----------
     model_name : str
-        ``biodae.name`` of a shipped denoiser: ``ecg``, ``ecg-qtdb-bw``, ``ecg-qtdb-bw-v2``, ``eeg``, ``mri``, ``xray``.
+        ``biodae.name`` of a shipped denoiser: ``ecg``, ``ecg-small``, ``ecg-qtdb-bw``, ``ecg-qtdb-bw-v2``, ``eeg``, ``mri``, ``xray``.
     n : int, optional
         Number of windows or patches.
     seed : int

@@ -21,7 +21,8 @@ import numpy as np
 from .._errors import InputError
 from ..runtime import DEFAULT_PERCENTILES
 
-__all__ = ["Recipe", "RECIPES", "get_recipe", "EpochSubset", "MixerSource", "train_recipe", "onnx_metadata"]
+__all__ = ["Recipe", "RECIPES", "get_recipe", "EpochSubset", "MixerSource", "TeacherTargets", "train_recipe",
+           "onnx_metadata"]
 
 SCHEMA_VERSION = "1"
 _NORM_TEXT = {
@@ -70,6 +71,46 @@ class MixerSource:
         return (np.stack([p[0] for p in pairs])[:, None, :], np.stack([p[1] for p in pairs])[:, None, :])
 
 
+class TeacherTargets:
+    """Knowledge distillation: a batch source whose targets are a teacher model's outputs.
+
+    Batch ``(noisy, clean)`` of ``source`` becomes ``(noisy, weight * teacher(noisy) +
+    (1 - weight) * clean)``: with ``weight=1`` the student learns to do what the teacher
+    does on the same noisy windows (Hinton et al. 2015, for regression). Validation keeps
+    the clean targets, so the epoch kept is the one closest to the truth, not to the teacher.
+
+    ``teacher`` is a callable from a float32 batch to a batch of the same shape, e.g. an
+    onnxruntime session wrapped by :func:`onnx_teacher`.
+    """
+
+    def __init__(self, source: Any, teacher: Callable[[np.ndarray], np.ndarray], *, weight: float = 1.0) -> None:
+        if not 0.0 < weight <= 1.0:
+            raise ValueError(f"teacher weight must be in (0, 1]; got {weight}")
+        self.source, self.teacher, self.weight = source, teacher, float(weight)
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def batch(self, indices: np.ndarray, *, epoch: int):
+        noisy, clean = self.source.batch(indices, epoch=epoch)
+        noisy = np.asarray(noisy, dtype=np.float32)
+        taught = np.asarray(self.teacher(noisy), dtype=np.float32)
+        if taught.shape != noisy.shape:
+            raise ValueError(f"the teacher returned shape {taught.shape} for a batch of shape {noisy.shape}")
+        if self.weight == 1.0:
+            return noisy, taught
+        return noisy, self.weight * taught + (1.0 - self.weight) * np.asarray(clean, dtype=np.float32)
+
+
+def onnx_teacher(path: str | os.PathLike, *, threads: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """An ONNX model as a teacher for :class:`TeacherTargets` (onnxruntime on the CPU)."""
+    from ..runtime import create_session
+
+    sess = create_session(path, device="cpu", threads=threads)
+    name = sess.get_inputs()[0].name
+    return lambda x: sess.run(None, {name: np.ascontiguousarray(x, dtype=np.float32)})[0]
+
+
 @dataclass
 class Recipe:
     """Everything that defines a shipped model's training."""
@@ -109,6 +150,10 @@ class Recipe:
     #: "get": "a command that writes that file"}; ``biodae train --init FILE.onnx`` passes the file, checked
     #: against the digest. Empty: training starts from the seeded random initialisation.
     init_from: dict[str, str] = field(default_factory=dict)
+    #: distillation: the model whose outputs are the training targets (:class:`TeacherTargets`), same keys as
+    #: ``init_from`` plus "weight" (the teacher's share of the target, 1: the teacher alone); ``biodae train
+    #: --teacher FILE.onnx`` passes the file, checked against the digest. Validation stays on clean targets.
+    teacher: dict[str, Any] = field(default_factory=dict)
 
     def data(self, data_dir: str | os.PathLike | None) -> tuple[Any, Any]:
         return _DATA[self.name](self, data_dir)
@@ -277,6 +322,26 @@ _add(
                 "its own 1024-sample windows (biodae.window): longer windows remove baseline wander far worse."),
         options={"snr_range": [-8.0, 26.0], "noise_augment": ["bw", "em"]},
         export_config={"norm": "center"},
+    ),
+    _ecg_data,
+)
+
+_add(
+    replace(
+        RECIPES["ecg"],
+        name="ecg-small",
+        # a quarter of ecg 1.4.0's multiply-adds (8,528 per sample against 33,952): measured speed in
+        # docs/benchmarks/ecg_speed.md; what was tried: models/ecg-small.md
+        model_config={"widths": [8, 12, 16, 24, 32, 32], "kernel_size": 5, "norm": "rms"},
+        version="1.0.0",
+        # trained on the clean targets: distilled from ecg 1.4.0 (teacher weight 1 and 0.5, `--config`) it
+        # ended with a worse validation loss (models/ecg-small.md, "Tried and not shipped")
+        description=("Fast ECG denoiser for long continuous records (24-h Holter): ecg's architecture with a "
+                     "quarter of its arithmetic; same data, noise, windows and input SNR range."),
+        limits=RECIPES["ecg"].limits.replace(
+            "its margin over a tuned filter is about 1.5 dB", "its margin over a tuned filter is 0.6-1.1 dB (ecg's: "
+            "about 1.5 dB)") + " Smaller than ecg: it removes noise less well, 1 dB less on average and up to 3 dB "
+                               "less at -6 dB electrode motion (its card's table); use ecg unless speed decides.",
     ),
     _ecg_data,
 )
@@ -530,12 +595,13 @@ def training_command(name: str, *, export: bool = True, epochs: int | None = Non
                      config: str | None = None) -> str:
     """The command that reproduces a recipe's model, as recorded in its ONNX file (no local paths).
 
-    A recipe that fine-tunes another model (``init_from``) gets the command that writes that
-    model's file first, and ``--init`` naming it."""
-    init = get_recipe(name).init_from if name in RECIPES else {}
+    A recipe that fine-tunes another model (``init_from``) or learns from one (``teacher``) gets
+    the command that writes that model's file first, and ``--init`` / ``--teacher`` naming it."""
+    recipe = RECIPES.get(name)
     command = f"biodae train {name} --out-dir runs/{name}" + (f" --export models/{name}.onnx" if export else "")
-    if init:
-        command = f"{init['get']} && {command} --init {init['file']}"
+    for flag, given in (("--init", recipe and recipe.init_from), ("--teacher", recipe and recipe.teacher)):
+        if given:
+            command = f"{given['get']} && {command} {flag} {given['file']}"
     for flag, value in (("--epochs", epochs), ("--seed", seed), ("--config", config)):
         if value is not None:
             command += f" {flag} {value}"
@@ -556,7 +622,7 @@ def export_recipe_model(model, recipe: Recipe, path: str | os.PathLike, *, comma
 
 #: recipe fields that decide the weights (the rest is metadata: texts, version, inference settings)
 _TRAINING_FIELDS = ("model", "loss", "epochs", "batch_size", "lr", "lr_schedule", "seed", "windows_per_epoch",
-                    "train_window", "sampling_rate", "units", "options", "init_from")
+                    "train_window", "sampling_rate", "units", "options", "init_from", "teacher")
 
 
 def recipe_drift(recipe: Recipe, checkpoint: dict[str, Any], trained: dict[str, Any] | None = None) -> list[str]:
@@ -595,27 +661,53 @@ def for_export(model, recipe: Recipe):
     return out.eval()
 
 
+def _checked_model_file(path: str | os.PathLike, want: dict[str, Any], flag: str) -> Any:
+    """Load the ONNX file ``path`` and check its weights digest against ``want`` (``init_from`` or ``teacher``)."""
+    from ..runtime import load_onnx, weights_sha256
+
+    proto = load_onnx(path)
+    digest = weights_sha256(proto)
+    if digest != want["weights_sha256"]:
+        raise InputError(f"{flag} {path} is not {want['model']} (weights sha256 {digest[:12]}..., the recipe expects "
+                         f"{want['weights_sha256'][:12]}...)", f"write that model with `{want['get']}`")
+    return proto
+
+
+def _required_file(recipe: Recipe, want: dict[str, Any], given: str | os.PathLike | None, *, param: str,
+                   role: str, absent: str) -> None:
+    """Refuse a model file the recipe does not name, and a missing one it does (``param``: ``"init"``...)."""
+    flag = f"{param}= (--{param})"
+    if not want and given is not None:
+        raise InputError(f"recipe {recipe.name} {absent}: {flag} is only for recipes that {role} a model",
+                         f"leave --{param} out")
+    if want and given is None:
+        raise InputError(f"recipe {recipe.name} {role}s {want['model']}: {flag} must name that model's ONNX file",
+                         f"write it with `{want['get']}` and pass --{param} {want['file']}")
+
+
 def load_init_weights(model, recipe: Recipe, init: str | os.PathLike | None) -> None:
     """Copy the weights of the ONNX file ``init`` into ``model``, checked against ``recipe.init_from``.
 
     The initializer names of an exported biodae model are the torch ``state_dict`` names; every
     tensor of the model must be there with its shape (strict)."""
-    from ..runtime import load_onnx, weights_sha256
     from .export import load_onnx_weights
 
     want = recipe.init_from
-    if not want:
-        raise InputError(f"recipe {recipe.name} trains from a random start: init= (--init) is only for recipes that "
-                         "fine-tune a model", "leave --init out")
-    if init is None:
-        raise InputError(f"recipe {recipe.name} fine-tunes {want['model']}: init= (--init) must name that model's "
-                         "ONNX file", f"write it with `{want['get']}` and pass --init {want['file']}")
-    proto = load_onnx(init)
-    digest = weights_sha256(proto)
-    if digest != want["weights_sha256"]:
-        raise InputError(f"{init} is not {want['model']} (weights sha256 {digest[:12]}..., the recipe expects "
-                         f"{want['weights_sha256'][:12]}...)", f"write that model with `{want['get']}`")
+    _required_file(recipe, want, init, param="init", role="fine-tune", absent="trains from a random start")
+    proto = _checked_model_file(init, want, "--init")
     load_onnx_weights(model, proto, name=os.fspath(init), advice=f"pass {want['model']}")
+
+
+def load_teacher(recipe: Recipe, teacher: str | os.PathLike | None, *, threads: int | None = None):
+    """The teacher of a distillation recipe as a callable for :class:`TeacherTargets`, or None without one.
+
+    ``teacher`` (``--teacher``) must be the file the recipe names (weights digest checked)."""
+    want = recipe.teacher
+    _required_file(recipe, want, teacher, param="teacher", role="distil", absent="learns from the clean targets alone")
+    if not want:
+        return None
+    _checked_model_file(teacher, want, "--teacher")
+    return onnx_teacher(teacher, threads=threads)
 
 
 def train_recipe(
@@ -633,11 +725,13 @@ def train_recipe(
     command: str = "",
     overrides: dict[str, Any] | None = None,
     init: str | os.PathLike | None = None,
+    teacher: str | os.PathLike | None = None,
 ):
     """Train a recipe; checkpoints in ``out_dir``, optionally export the best model to ONNX.
 
     ``init`` is the ONNX model to start from, required by (and only accepted for) a recipe
-    with ``init_from``: its weights must have the digest the recipe names.
+    with ``init_from``: its weights must have the digest the recipe names. ``teacher`` is
+    likewise the ONNX model whose outputs a distillation recipe (``teacher``) learns.
 
     ``overrides`` replaces recipe fields (a ``--config`` JSON file: e.g.
     ``{"epochs": 5, "model_config": {"widths": [8, 16, 24]}}``); unknown fields are refused.
@@ -665,6 +759,7 @@ def train_recipe(
     model = build_model(recipe.model, **recipe.model_config)
     if recipe.init_from or init is not None:
         load_init_weights(model, recipe, init)
+    taught = load_teacher(recipe, teacher, threads=torch.get_num_threads())
     out = Path(out_dir)
     main = is_main_process()  # under torchrun only rank 0 writes and logs
     log = log if main else None
@@ -674,6 +769,11 @@ def train_recipe(
     if log:
         log(f"recipe {recipe.name}: {recipe.model} {recipe.model_config} ({count_parameters(model)} parameters)")
     train, val = recipe.data(data_dir)
+    if taught is not None:
+        train = TeacherTargets(train, taught, weight=float(recipe.teacher.get("weight", 1.0)))
+        if log:
+            log(f"targets: {recipe.teacher['model']}'s outputs (weight {recipe.teacher.get('weight', 1.0)}); "
+                "validation on the clean targets")
     result = fit(
         model, train, val, loss=recipe.loss, epochs=epochs or recipe.epochs, batch_size=recipe.batch_size,
         lr=recipe.lr, lr_schedule=recipe.lr_schedule, seed=recipe.seed, patience=recipe.patience,
