@@ -34,7 +34,7 @@ from ._errors import InputError
 
 __all__ = [
     "AAMI_CLASSES", "AAMI_MAP", "Beats", "aami_class", "extract_beats", "detect_r_peaks", "rr_features",
-    "beat_features", "load_beat_model", "score_beats", "FEATURE_RR_REPEAT", "N_RR_FEATURES", "N_SHAPE_FEATURES",
+    "beat_features", "load_beat_model", "beat_scorer", "score_beats", "FEATURE_RR_REPEAT", "N_RR_FEATURES", "N_SHAPE_FEATURES",
     "FEATURES_TEXT",
 ]
 
@@ -463,12 +463,8 @@ def beat_features(beats: Beats) -> np.ndarray:
     return np.hstack([ws, ws - template, np.repeat(scalars, FEATURE_RR_REPEAT, axis=1)]).astype(np.float32)
 
 
-def load_beat_model(model: str | os.PathLike | Any) -> Any:
-    """A fitted :class:`biodae.latent.Autoencoder` from a shipped name (``"ecg-beats"``), a path, or itself."""
-    from .latent import Autoencoder
-
-    if isinstance(model, Autoencoder):
-        return model
+def _beat_model_path(model: str | os.PathLike) -> Path:
+    """The file of a beat model given as a shipped name (``"ecg-beats"``) or a path."""
     p = Path(model)
     if p.suffix.lower() != ".onnx" and not p.exists():
         from .runtime import available_models, model_path
@@ -478,7 +474,27 @@ def load_beat_model(model: str | os.PathLike | Any) -> Any:
             raise InputError(f"no shipped beat model named {str(model)!r}",
                              f"shipped beat models: {', '.join(names) or '(none installed)'}; or give an .onnx path")
         p = model_path(str(model))
-    return Autoencoder.load(p)
+    return p
+
+
+def load_beat_model(model: str | os.PathLike | Any) -> Any:
+    """A fitted :class:`biodae.latent.Autoencoder` from a shipped name (``"ecg-beats"``), a path, or itself."""
+    from .latent import Autoencoder
+
+    if isinstance(model, Autoencoder):
+        return model
+    return Autoencoder.load(_beat_model_path(model))
+
+
+def beat_scorer(model: str | os.PathLike | Any) -> Any:
+    """What :func:`score_beats` runs: a shipped name or a path as a :class:`biodae.latent._onnx.LatentFile`
+    (onnxruntime alone: no scikit-learn or onnx to import, about 2.5 s sooner), anything else (a fitted
+    :class:`~biodae.latent.Autoencoder`) as it is. Both give the same ``outputs``, ``threshold_``, ``classes_``."""
+    if not isinstance(model, (str, os.PathLike)):
+        return model
+    from .latent._onnx import LatentFile
+
+    return LatentFile(_beat_model_path(model))
 
 
 def score_beats(beats: Beats, model: str | os.PathLike | Any) -> dict[str, np.ndarray]:
@@ -508,7 +524,7 @@ def score_beats(beats: Beats, model: str | os.PathLike | Any) -> dict[str, np.nd
     InputError
         The model takes rows of another length than these beats give (another window or rate).
     """
-    ae = load_beat_model(model)
+    ae = beat_scorer(model)
     X = beat_features(beats)
     if X.shape[1] != ae.n_features_in_:
         raise InputError(f"the model takes {ae.n_features_in_} features per beat; these beats give {X.shape[1]} "

@@ -191,6 +191,29 @@ def test_shipped_beat_models_follow_the_contract():
         load_model("ecg-beats")
 
 
+def test_biodae_beats_runs_without_importing_scikit_learn_or_onnx(test_data, tmp_path):
+    """Importing the two takes about 2.5 s, most of `biodae beats` on one record (docs/benchmarks/beats_speed.md):
+    the command runs the model file with onnxruntime alone (LatentFile), and its output is the estimator's."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from biodae.cli import main; rc = main(sys.argv[1:]); "
+            "print('LOADED', sorted(m for m in ('sklearn', 'onnx', 'torch') if m in sys.modules)); sys.exit(rc)")
+    record = test_data / "signals" / "sel100_10s"
+    r = subprocess.run([sys.executable, "-c", code, "beats", str(record), "--annotator", "atr", "--model",
+                        "ecg-beats-aami", "--out-dir", str(tmp_path)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "LOADED []" in r.stdout
+    import csv
+
+    with open(tmp_path / "sel100_10s.beats.csv") as f:
+        rows = list(csv.DictReader(f))
+    t = score_beats(extract_beats(record, annotator="atr"), load_beat_model("ecg-beats-aami"))
+    assert [int(r["sample"]) for r in rows] == t["sample"].tolist()
+    assert [r["class"] for r in rows] == t["class"].tolist()
+    np.testing.assert_allclose([float(r["score"]) for r in rows], t["score"], rtol=1e-5)
+
+
 def test_shipped_models_on_an_unseen_patient(test_data):
     """sel100 is MIT-BIH record 100 (DS2, never trained on), at 250 Hz: twelve normal beats."""
     b = extract_beats(test_data / "signals" / "sel100_10s", annotator="atr")

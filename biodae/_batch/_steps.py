@@ -224,7 +224,7 @@ class Beats:
     threads: int | None = None
 
     def __call__(self, obj: io.Signal | io.Image) -> tuple:
-        from ..beats import extract_beats, load_beat_model, score_beats
+        from ..beats import beat_scorer, extract_beats, score_beats
 
         if not isinstance(obj, io.Signal):
             raise InputError(f"{obj.source.name if obj.source else 'input'} is an image; beats come from ECG records",
@@ -236,7 +236,7 @@ class Beats:
                                                   for p in obj.meta.get("annotation_files") or []):
             raise InputError(f"{obj.source.name if obj.source else 'record'} has no '{self.annotator}' annotation file",
                              "name an annotator the record has (e.g. atr), or leave out annotator= to detect the beats")
-        ae = load_beat_model(self.model)
+        ae = beat_scorer(self.model)
         beats = extract_beats(obj, annotator=self.annotator)
         rows = score_beats(beats, ae)
         label = Path(str(self.model)).stem

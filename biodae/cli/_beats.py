@@ -34,7 +34,7 @@ def run(args) -> int:
 
     from .._batch import BEATS_SUFFIX, Beats
     from .._errors import InputError
-    from ..beats import load_beat_model
+    from ..beats import beat_scorer
 
     if not re.fullmatch(r"[A-Za-z0-9_]+", args.ext):
         raise InputError(f"--ext {args.ext}: an annotation extension is letters, digits or _", "e.g. --ext anom")
@@ -42,7 +42,7 @@ def run(args) -> int:
         raise InputError(f"--ext {args.ext} is the input's annotator: the flags would replace its annotations",
                          "choose another --ext")
     model = str(Path(args.model).absolute()) if Path(args.model).is_file() else args.model
-    load_beat_model(model)  # a wrong --model is one line before any work
+    beat_scorer(model)  # a wrong --model is one line before any work
     step = Beats(model, annotator=args.annotator, extension=args.ext)
     others = [model] if Path(model).is_file() else []
     return run_batch(args, step, tag="", named=(BEATS_SUFFIX, f".{args.ext}"), also_inputs=others).exit_status

@@ -6,7 +6,8 @@ work) in six kinds: undercomplete, sparse (L1 or KL), denoising, variational and
 supervised. Training needs torch (:mod:`biodae.nn.latent`); a fitted model runs through
 onnxruntime, pickles without torch and saves as one ONNX file that clients in other
 languages can run (``docs/onnx.md``, "Latent models"). :func:`select_latent_dim` compares
-latent sizes with PCA on held-out rows.
+latent sizes with PCA on held-out rows. :class:`LatentFile` runs a saved model with onnxruntime
+alone (no scikit-learn import), as ``biodae beats`` does.
 
 >>> from biodae.latent import Autoencoder, select_latent_dim      # doctest: +SKIP
 >>> ae = Autoencoder("undercomplete", latent_dim=8, random_state=0).fit(X_train)  # doctest: +SKIP
@@ -16,9 +17,14 @@ latent sizes with PCA on held-out rows.
 >>> print(select_latent_dim(X, random_state=0).table())           # doctest: +SKIP
 """
 
-from __future__ import annotations
+import lazy_loader as _lazy
 
-from ._estimator import ACTIVATIONS, ARCHS, KINDS, Autoencoder
-from ._select import LatentDimSelection, select_latent_dim
+# imported on first use: scikit-learn takes over a second to import, and a latent file can run without it
+# (biodae.latent._onnx.LatentFile, what `biodae beats` runs)
+__getattr__, __dir__, _ = _lazy.attach(__name__, submod_attrs={
+    "_estimator": ["ACTIVATIONS", "ARCHS", "KINDS", "Autoencoder"],
+    "_select": ["LatentDimSelection", "select_latent_dim"],
+    "_onnx": ["LatentFile"],
+})
 
-__all__ = ["Autoencoder", "KINDS", "ARCHS", "ACTIVATIONS", "select_latent_dim", "LatentDimSelection"]
+__all__ = ["Autoencoder", "KINDS", "ARCHS", "ACTIVATIONS", "select_latent_dim", "LatentDimSelection", "LatentFile"]

@@ -40,7 +40,6 @@ ACTIVATIONS = _onnx.ACTIVATIONS
 #: ``hidden=None`` means these.
 DEFAULT_HIDDEN = {"dense": (500, 300, 100), "conv1d": (16, 32, 64)}
 
-_CHUNK = 4096  # rows per onnxruntime call
 _PARITY_TOL = 1e-4  # onnxruntime against torch, relative to the output's largest magnitude
 _SCORE_TEXT = ("mean over the features of (standardised x - standardised reconstruction)^2, in float32; "
                "higher = more abnormal; flagged when score > biodae.threshold")
@@ -501,7 +500,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """onnxruntime must give torch's code, reconstruction and probabilities (a graph-building bug otherwise)."""
         if not len(X):
             return
-        got = self._run_all(X)
+        got = self._runner().outputs(X)
         pairs = [("code", got["code"], ref["code"]),
                  ("reconstruction", (got["reconstruction"] - self.mean_) / self.scale_, ref["recon"])]
         if "proba" in ref:
@@ -544,27 +543,13 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     # ------------------------------------------------------------------ inference
 
-    def _session(self) -> Any:
+    def _runner(self) -> _onnx.LatentRunner:
         sess = getattr(self, "_session_cache", None)
         if sess is None:
             from ..runtime import create_session
 
             sess = self._session_cache = create_session(self.onnx_model_, device="cpu")
-        return sess
-
-    def _feeds(self, name: str, rows: np.ndarray) -> dict[str, np.ndarray]:
-        """``rows`` for input ``name`` and one row of zeros for the other input (both must be fed)."""
-        other = ("z", self.latent_dim_) if name == "x" else ("x", self.n_features_in_)
-        return {name: np.ascontiguousarray(rows, dtype=np.float32), other[0]: np.zeros((1, other[1]), np.float32)}
-
-    def _run_all(self, X: np.ndarray) -> dict[str, np.ndarray]:
-        sess = self._session()
-        names = [o.name for o in sess.get_outputs() if o.name != "decoded"]
-        parts: dict[str, list[np.ndarray]] = {n: [] for n in names}
-        for start in range(0, len(X), _CHUNK):
-            for n, o in zip(names, sess.run(names, self._feeds("x", X[start:start + _CHUNK]))):
-                parts[n].append(o)
-        return {n: np.concatenate(p) for n, p in parts.items()}
+        return _onnx.LatentRunner(sess, self.n_features_in_, self.latent_dim_)
 
     def outputs(self, X: Any) -> dict[str, np.ndarray]:
         """Every output of the model for ``X`` in one pass: ``code``, ``reconstruction`` (standardised
@@ -580,13 +565,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """
         check_is_fitted(self, "onnx_model_")
         X = self._validate(X, reset=False)
-        return self._run_all(np.ascontiguousarray(X, dtype=np.float32))
+        return self._runner().outputs(np.ascontiguousarray(X, dtype=np.float32))
 
     def _run(self, rows: np.ndarray, output: str, *, name: str = "x") -> np.ndarray:
         """One output, from rows of input ``name``, in chunks."""
-        sess = self._session()
-        return np.concatenate([sess.run([output], self._feeds(name, rows[s:s + _CHUNK]))[0]
-                               for s in range(0, len(rows), _CHUNK)])
+        return self._runner().run(rows, output, name=name)
 
     def _infer(self, X: Any, output: str) -> np.ndarray:
         check_is_fitted(self, "onnx_model_")

@@ -158,6 +158,36 @@ def test_save_refuses_to_overwrite_and_load_refuses_other_files(fitted, tmp_path
         Autoencoder.load(tmp_path / "denoiser.onnx")
 
 
+def test_latent_file_runs_without_the_estimator_and_agrees_with_it(fitted, tmp_path):
+    """LatentFile (onnxruntime alone, what `biodae beats` runs) gives the loaded estimator's outputs,
+    threshold and classes, and refuses the files Autoencoder.load refuses."""
+    from biodae.latent._onnx import LatentFile
+
+    X, _, sup, conv = fitted
+    for ae in (sup, conv):
+        path = ae.save(tmp_path / f"{ae.kind}.onnx")
+        back, fast = Autoencoder.load(path), LatentFile(path)
+        want, got = back.outputs(X), fast.outputs(X.astype(np.float32))
+        assert sorted(got) == sorted(want)
+        for name in want:
+            np.testing.assert_array_equal(got[name], want[name])
+        assert (fast.threshold_, fast.n_features_in_, fast.latent_dim_) == (
+            back.threshold_, back.n_features_in_, back.latent_dim_)
+        assert hasattr(fast, "classes_") == (ae.kind == "supervised")
+    np.testing.assert_array_equal(fast_classes := LatentFile(tmp_path / "supervised.onnx").classes_, sup.classes_)
+    assert fast_classes.dtype.kind == sup.classes_.dtype.kind
+    with pytest.raises(InputError, match="no such file"):
+        LatentFile(tmp_path / "missing.onnx")
+    (tmp_path / "junk.onnx").write_bytes(b"not a model")
+    with pytest.raises(InputError, match="junk.onnx is not an ONNX file"):
+        LatentFile(tmp_path / "junk.onnx")
+    from pathlib import Path
+
+    denoiser = Path(__file__).resolve().parents[2] / "models" / "ecg.onnx"
+    with pytest.raises(InputError, match="ecg.onnx is not a biodae latent model: missing metadata"):
+        LatentFile(denoiser)
+
+
 @pytest.mark.parametrize("arch", ["dense", "conv1d"])
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "elu", "tanh", "sigmoid", "silu"])
 def test_graph_matches_torch_for_every_layer_type(activation, arch):
