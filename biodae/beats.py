@@ -34,8 +34,8 @@ from ._errors import InputError
 
 __all__ = [
     "AAMI_CLASSES", "AAMI_MAP", "Beats", "aami_class", "extract_beats", "detect_r_peaks", "rr_features",
-    "beat_features", "load_beat_model", "beat_scorer", "score_beats", "FEATURE_RR_REPEAT", "N_RR_FEATURES", "N_SHAPE_FEATURES",
-    "FEATURES_TEXT",
+    "beat_features", "load_beat_model", "beat_scorer", "score_beats", "FEATURE_RR_REPEAT", "N_RR_FEATURES",
+    "N_SHAPE_FEATURES", "FEATURES_TEXT",
 ]
 
 #: AAMI EC57 beat classes, in this order everywhere (``ecg-beats-aami``'s classes).

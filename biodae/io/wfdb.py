@@ -284,7 +284,9 @@ def _record_class() -> Any:
                 return super().wr_dat_files(expanded=expanded, write_dir=write_dir)
             for fn in dict.fromkeys(self.file_name):
                 channels = [ch for ch, f in enumerate(self.file_name) if f == fn]
-                self.d_signal[:, channels].astype("<i2").tofile(os.path.join(write_dir, fn))
+                whole = channels == list(range(self.d_signal.shape[1]))  # no fancy-index copy
+                digital = self.d_signal if whole else self.d_signal[:, channels]
+                digital.astype("<i2").tofile(os.path.join(write_dir, fn))
 
     return _Record
 
@@ -455,14 +457,15 @@ def _check_multi_segment(record: Path, header: Any) -> dict[str, Any]:
 
 def _to_physical(digital: np.ndarray, fmt: list, gain: list, baseline: list) -> np.ndarray:
     """Physical values ``(d - baseline) / gain``, NaN where ``d`` is the invalid sample value."""
-    data = np.empty(digital.shape, dtype=np.float64)
+    # whole-array, in place: the same arithmetic as column by column, about 3x faster on int64 samples
+    g = np.array([float(x) if x else 200.0 for x in gain])  # WFDB: gain 0 means uncalibrated, 200 adu/unit
+    data = digital.astype(np.float64)
+    data -= np.array([float(b) for b in baseline])
+    data /= g
     for i in range(digital.shape[1]):
-        d = digital[:, i]
-        g = float(gain[i]) if gain[i] else 200.0  # WFDB: gain 0 means uncalibrated, 200 adu/unit
-        data[:, i] = (d - float(baseline[i])) / g
         invalid = _INVALID.get(str(fmt[i]))
         if invalid is not None:
-            data[d == invalid, i] = np.nan
+            data[digital[:, i] == invalid, i] = np.nan
     return data
 
 
@@ -764,11 +767,22 @@ def _valid_range(fmt: str) -> tuple[int, int]:
     return (lo + 1, hi) if fmt in _INVALID else (lo, hi)
 
 
+def _finite_min_max(x: np.ndarray) -> tuple[float, float] | None:
+    """The smallest and largest finite values of ``x`` (None if none is finite); one pass when all are."""
+    mn, mx = float(x.min()), float(x.max())
+    if not (math.isfinite(mn) and math.isfinite(mx)):
+        finite = x[np.isfinite(x)]
+        if finite.size == 0:
+            return None
+        mn, mx = float(finite.min()), float(finite.max())
+    return mn, mx
+
+
 def _digital_extent(x: np.ndarray, gain: float, baseline: int) -> tuple[float, float] | None:
-    finite = x[np.isfinite(x)]
-    if finite.size == 0:
+    ext = _finite_min_max(x)
+    if ext is None:
         return None
-    return float(np.round(finite.min() * gain + baseline)), float(np.round(finite.max() * gain + baseline))
+    return float(np.round(ext[0] * gain + baseline)), float(np.round(ext[1] * gain + baseline))
 
 
 def _fits(extent: tuple[float, float] | None, fmt: str) -> bool:
@@ -880,6 +894,12 @@ def _digitize(x: np.ndarray, fmt: str, gain: float, baseline: int, what: str) ->
     """Digital samples ``round(x * gain + baseline)`` within the format's range; NaN as its invalid value."""
     finite = np.isfinite(x)
     lo, hi = _valid_range(fmt)
+    if finite.all():  # the same arithmetic without the masked copies (24 h of ECG: seconds)
+        y = x * gain
+        y += baseline
+        np.round(y, out=y)
+        np.clip(y, lo, hi, out=y)
+        return y.astype(np.int64)
     d = np.zeros(len(x), dtype=np.int64)
     d[finite] = np.clip(np.round(x[finite] * gain + baseline), lo, hi).astype(np.int64)
     if not finite.all():
