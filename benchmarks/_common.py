@@ -16,7 +16,7 @@ __all__ = ["markdown_table", "format_value", "write_text", "save_figure", "Progr
            "model_flops", "matmul_gflops", "cpu_flags", "CPU_FLAGS_COMMAND"]
 
 #: the command whose output the speed pages quote beside every figure
-CPU_FLAGS_COMMAND = "grep -o 'avx512[a-z_]*\\|avx2\\|avx_vnni' /proc/cpuinfo | sort -u"
+CPU_FLAGS_COMMAND = "grep -o 'avx512[a-z_0-9]*\\|avx2\\|avx_vnni' /proc/cpuinfo | sort -u"
 
 
 def format_value(value: Any, floatfmt: str = ".3f") -> str:
