@@ -139,7 +139,7 @@ def run(args) -> int:
             args.recipe, out_dir=args.out_dir, data_dir=data_dir, epochs=args.epochs, seed=args.seed,
             device=args.device, export=args.export, force=args.force, command=command,
             progress=sys.stderr.isatty(), overrides=overrides, init=args.init,
-            teacher=args.teacher,
+            teacher=args.teacher, read_files=(args.config,) if args.config else (),
         )
     except BiodaeError as exc:  # the library names its parameters: say the flags
         raise in_flags(exc, {"data_dir": "--data", "epochs": "--epochs", "seed": "--seed", "device": "--device",

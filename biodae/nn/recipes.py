@@ -22,7 +22,7 @@ from .._errors import InputError
 from ..runtime import DEFAULT_PERCENTILES
 
 __all__ = ["Recipe", "RECIPES", "get_recipe", "EpochSubset", "MixerSource", "TeacherTargets", "train_recipe",
-           "onnx_metadata"]
+           "check_training_paths", "onnx_metadata"]
 
 SCHEMA_VERSION = "1"
 _NORM_TEXT = {
@@ -710,6 +710,45 @@ def load_teacher(recipe: Recipe, teacher: str | os.PathLike | None, *, threads: 
     return onnx_teacher(teacher, threads=threads)
 
 
+#: The files :func:`train_recipe` writes in its ``out_dir`` (:func:`biodae.nn.train.fit`'s checkpoints).
+RUN_FILES = ("recipe.json", "last.pt", "best.pt")
+
+
+def check_training_paths(out_dir: str | os.PathLike, export: str | os.PathLike | None, *, force: bool,
+                         reads: list[str | os.PathLike]) -> None:
+    """Refuse a training run that would overwrite one of its own inputs, or an export without ``force``.
+
+    Raises
+    ------
+    InputError
+        ``export`` or one of ``out_dir``'s :data:`RUN_FILES` is the same file as one of ``reads``
+        (whatever ``force`` says); ``export`` is ``out_dir`` itself, a folder, or one of the run files.
+    OutputExistsError
+        ``export`` exists and ``force`` is false (checked now, not after hours of training).
+    """
+    from .._errors import OutputExistsError
+    from ..plot import same_file
+
+    out = Path(out_dir)
+    writes = [(out / f, f"the run file {out / f}") for f in RUN_FILES]
+    if export is not None:
+        exp = Path(export)
+        if exp.is_dir():
+            raise InputError(f"export={exp} is a folder", "name the ONNX file to write, e.g. model.onnx")
+        if any(same_file(exp, p) for p, _ in writes):
+            raise InputError(f"export={exp} is one of the run's own files in {out}",
+                             "export to a file of another name (e.g. model.onnx)")
+        writes.append((exp, f"export={exp}"))
+    for path, what in writes:
+        for src in reads:
+            if same_file(path, src):
+                raise InputError(f"{what} would be written onto {src}, which this run reads: biodae never "
+                                 "overwrites an input of the same run",
+                                 "write to another export= file or out_dir=, or copy the input first")
+    if export is not None and Path(export).exists() and not force:
+        raise OutputExistsError(f"export={export} exists", "pass --force (force=True) to overwrite it, or choose another export= path")
+
+
 def train_recipe(
     name: str,
     *,
@@ -726,8 +765,14 @@ def train_recipe(
     overrides: dict[str, Any] | None = None,
     init: str | os.PathLike | None = None,
     teacher: str | os.PathLike | None = None,
+    read_files: tuple[str | os.PathLike, ...] = (),
 ):
     """Train a recipe; checkpoints in ``out_dir``, optionally export the best model to ONNX.
+
+    Before anything is read or written, the paths are checked (:func:`check_training_paths`): an
+    existing ``export`` needs ``force``, and no file the run writes (``out_dir``'s ``recipe.json``,
+    ``last.pt``, ``best.pt``; ``export``) may be a file it reads (``init``, ``teacher``, and
+    ``read_files``, e.g. the CLI's ``--config``), whatever ``force`` says.
 
     ``init`` is the ONNX model to start from, required by (and only accepted for) a recipe
     with ``init_from``: its weights must have the digest the recipe names. ``teacher`` is
@@ -746,6 +791,8 @@ def train_recipe(
     from .train import fit
 
     recipe = get_recipe(name)
+    check_training_paths(out_dir, export, force=force,
+                         reads=[p for p in (init, teacher, *read_files) if p is not None])
     if overrides:
         fields = set(asdict(recipe))
         bad = sorted(set(overrides) - fields)
