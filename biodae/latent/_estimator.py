@@ -61,6 +61,21 @@ def _check_number(name: str, value: Any, *, low: float, high: float = np.inf, lo
         raise InputError(f"{name}={value!r} is out of range", f"give {what} {bound}")
 
 
+def _check_sample_weight(sample_weight: Any, n: int) -> np.ndarray:
+    """``sample_weight`` as a float64 vector of ``n`` finite, non-negative weights, not all zero."""
+    try:
+        w = check_array(sample_weight, ensure_2d=False, dtype=np.float64, input_name="sample_weight")
+    except ValueError as exc:
+        raise InputError(f"sample_weight: {exc}", "give one finite, non-negative number per row of X") from exc
+    if w.ndim != 1 or len(w) != n:
+        raise InputError(f"sample_weight has shape {w.shape}, but X has {n} rows",
+                         f"give a 1D array of {n} weights, one per row")
+    if np.any(w < 0) or not np.any(w > 0):
+        raise InputError("sample_weight has negative weights or no positive one",
+                         "give non-negative weights with at least one above zero")
+    return w
+
+
 def _json_params(params: dict[str, Any]) -> str:
     """Constructor arguments as JSON; a ``class_weight`` dict becomes a list of pairs (its keys may be
     class labels of any type), a ``random_state`` that is not an int becomes null."""
@@ -376,7 +391,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     # ------------------------------------------------------------------ fit
 
-    def fit(self, X: Any, y: Any = None) -> Autoencoder:
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> Autoencoder:
         """Train the network on ``X`` (and ``y`` for ``kind="supervised"``) and fix the threshold.
 
         Parameters
@@ -385,6 +400,16 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             Rows to learn from, at least 2, finite.
         y : array-like, shape (n_samples,), optional
             Class labels, needed by ``kind="supervised"`` and ignored otherwise.
+        sample_weight : array-like, shape (n_samples,), optional
+            Non-negative weight of each row in the training loss: each batch's loss is the
+            weighted mean of its rows' losses (reconstruction, L1 activity, ELBO,
+            cross-entropy times ``class_weight``; not the sparse-KL term, which is on the
+            batch's mean activation). These are loss weights, not frequencies: a weight of 2
+            is not the same fit as the row given twice (mini-batches, the validation split).
+            Example: ``1 / sum(x ** 2)`` per row makes the loss each row's error relative to
+            its own energy, the quantity PRD measures, so low-amplitude rows count as much as
+            large ones. The split, the standardisation, the PCA start of ``linear_path``, the
+            validation error and the threshold do not use the weights. None: equal weights.
 
         Returns
         -------
@@ -413,6 +438,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         else:
             X = self._validate(X, reset=True)
             classes, y_idx = None, None
+        sw = None if sample_weight is None else _check_sample_weight(sample_weight, len(X))
         try:
             from ..nn import latent as nn_latent
         except ImportError as exc:
@@ -444,7 +470,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             batch_size=int(self.batch_size), lr=float(self.lr), weight_decay=float(self.weight_decay),
             noise_std=float(self.noise_std), l1=float(self.l1), rho=float(self.rho), beta=float(self.beta),
             kl_warmup=int(self.kl_warmup), w_rec=float(self.w_rec), w_cls=float(self.w_cls), class_weight=cw,
-            dropout=float(self.dropout), linear=bool(self.linear_path), seed=seed, device=self.device, verbose=bool(self.verbose),
+            dropout=float(self.dropout), linear=bool(self.linear_path),
+            sample_weight=sw[train_idx] if sw is not None else None, seed=seed, device=self.device,
+            verbose=bool(self.verbose),
         )
         proto = _onnx.build_graph(nn_latent.latent_spec(model), mean32, scale32)
         self._session_cache = create_session(proto.SerializeToString(deterministic=True), device="cpu")

@@ -251,8 +251,13 @@ def _dropout(x: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor:
     return x * keep / (1.0 - p)
 
 
+def _row_mean(values: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
+    """Mean over the batch of per-row values, weighted by the rows' ``sample_weight`` when given."""
+    return torch.mean(values) if w is None else torch.sum(w * values) / torch.sum(w).clamp_min(1e-12)
+
+
 def _loss(model: LatentNet, x: torch.Tensor, y: torch.Tensor | None, *, cfg: dict[str, Any], kl_weight: float,
-          gen: torch.Generator, class_weight: torch.Tensor | None) -> torch.Tensor:
+          gen: torch.Generator, class_weight: torch.Tensor | None, w: torch.Tensor | None = None) -> torch.Tensor:
     kind = model.kind
     x_in = x + cfg["noise_std"] * torch.randn(x.shape, generator=gen, device=x.device) if kind == "denoising" else x
     code, logvar = model.encode(x_in)
@@ -263,16 +268,24 @@ def _loss(model: LatentNet, x: torch.Tensor, y: torch.Tensor | None, *, cfg: dic
         recon = model.decode(z)
         nll = 0.5 * torch.sum((recon - x) ** 2, dim=1)
         kl = _kl_gaussian(code, logvar)
-        return torch.mean(nll + cfg["beta"] * kl_weight * kl) / model.n_features
-    mse = torch.mean((model.decode(code) - x) ** 2)
+        return _row_mean(nll + cfg["beta"] * kl_weight * kl, w) / model.n_features
+    if w is None:
+        mse = torch.mean((model.decode(code) - x) ** 2)
+    else:
+        mse = _row_mean(torch.mean((model.decode(code) - x) ** 2, dim=1), w)
     if kind == "sparse-l1":
-        return mse + cfg["l1"] * torch.mean(torch.abs(code))
+        return mse + cfg["l1"] * _row_mean(torch.mean(torch.abs(code), dim=1), w)
     if kind == "sparse-kl":
         return mse + cfg["beta"] * torch.mean(_kl_sparse(cfg["rho"], code.mean(dim=0)))
     if kind == "supervised":
         assert model.head is not None and y is not None
         logits = model.head(_dropout(code, cfg["dropout"], gen))
-        ce = nn.functional.cross_entropy(logits, y, weight=class_weight)
+        if w is None:
+            ce = nn.functional.cross_entropy(logits, y, weight=class_weight)
+        else:  # as scikit-learn: each row's loss times its class weight and its sample weight
+            per_row = nn.functional.cross_entropy(logits, y, reduction="none")
+            cw = class_weight[y] if class_weight is not None else torch.ones_like(per_row)
+            ce = torch.sum(w * cw * per_row) / torch.sum(w * cw).clamp_min(1e-12)
         return cfg["w_rec"] * mse + cfg["w_cls"] * ce
     return mse
 
@@ -302,6 +315,7 @@ def train_latent(
     class_weight: np.ndarray | None = None,
     dropout: float = 0.0,
     linear: bool = False,
+    sample_weight: np.ndarray | None = None,
     seed: int = 0,
     device: str = "cpu",
     verbose: bool = False,
@@ -324,6 +338,11 @@ def train_latent(
         The ``kind``'s loss terms (module docstring); ``class_weight`` has one weight per class.
     linear : bool
         Add the linear path initialised from PCA of ``x_train`` (module docstring).
+    sample_weight : ndarray, shape (n,), optional
+        Non-negative weight of each training row in every per-row term of the loss (the
+        reconstruction, the L1 activity, the VAE's ELBO, the cross-entropy); the batch's loss is
+        the weighted mean over its rows. The sparse-KL term works on the batch's mean activation
+        and is not weighted. None: every row counts the same (the unweighted code path).
     seed : int
         Makes the call repeat exactly (module docstring).
     device : {"cpu", "cuda", "auto"}
@@ -361,6 +380,8 @@ def train_latent(
             if x_val is not None and len(x_val) else None
         cw = torch.as_tensor(np.asarray(class_weight, dtype=np.float32), device=dev) \
             if class_weight is not None else None
+        sw = torch.as_tensor(np.asarray(sample_weight, dtype=np.float32), device=dev) \
+            if sample_weight is not None else None
         optimiser = torch.optim.AdamW(model.parameters(), lr=float(lr), weight_decay=float(weight_decay))
         n = xt.shape[0]
         bs = max(1, min(int(batch_size), n))
@@ -376,7 +397,7 @@ def train_latent(
                 step += 1
                 kl_weight = min(1.0, step / warmup_steps) if warmup_steps > 0 else 1.0
                 loss = _loss(model, xt[idx], yt[idx] if yt is not None else None, cfg=cfg, kl_weight=kl_weight,
-                             gen=gen, class_weight=cw)
+                             gen=gen, class_weight=cw, w=sw[idx] if sw is not None else None)
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()

@@ -6,8 +6,12 @@ transformer checks: fit/transform contracts, dtypes, NaN and sparse refusals, pi
 and a supervised one (the classifier checks on top: string labels, one-class and regression
 targets refused, accuracy on blobs, ``class_weight="balanced"``). Both are small so that the
 hundreds of fits stay quick; the supervised one trains long enough for the accuracy checks.
-None is skipped by us; scikit-learn itself skips ``check_array_api_input`` unless
-``SCIPY_ARRAY_API`` is set (the estimator does not take array-API inputs).
+scikit-learn itself skips ``check_array_api_input`` unless ``SCIPY_ARRAY_API`` is set (the
+estimator does not take array-API inputs). One check is expected to fail, as it does for
+scikit-learn's own mini-batch learners (``SGDClassifier``, ``MLPRegressor``):
+``check_sample_weight_equivalence_on_dense_data`` asks that a weight of 2 give the fit of the row
+repeated twice; ``sample_weight`` here weights each row's loss, while a repeated row also changes
+the epoch's batches and the validation split (the docstring of ``fit`` says so).
 """
 
 from __future__ import annotations
@@ -27,6 +31,12 @@ ESTIMATORS = [
 ]
 
 
-@parametrize_with_checks(ESTIMATORS)
+EXPECTED_FAILURES = {
+    "check_sample_weight_equivalence_on_dense_data":
+        "loss weights, not frequencies: a repeated row changes the mini-batches and the validation split",
+}
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILURES)
 def test_sklearn_checks(estimator, check):
     check(estimator)
