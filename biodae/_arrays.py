@@ -195,12 +195,12 @@ def zero_filled(x: np.ndarray, axes: Sequence[int] | None = None, *, min_size: i
 
     x = np.asarray(x)
     zero = x == 0  # NaN is not zero
-    if not zero.any():
-        return zero
+    if np.count_nonzero(zero) < max(1, min_size):  # too few zeros for any region (a noisy scan's stray zeros)
+        return np.zeros_like(zero)
     axes = range(x.ndim) if axes is None else [a % x.ndim for a in axes]
     structure = np.zeros([3] * x.ndim, dtype=bool)  # neighbours along ``axes`` only
     structure[tuple(slice(None) if a in axes else 1 for a in range(x.ndim))] = True
     labels, _ = ndimage.label(zero, structure=structure)
-    big = np.bincount(labels.ravel()) >= min_size
+    big = np.bincount(labels[zero]) >= min_size
     big[0] = False
     return big[labels]

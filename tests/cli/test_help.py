@@ -217,3 +217,15 @@ def test_existing_output_advice_names_the_flag_only(capsys, tmp_path):
     one_line_error(err)
     assert "--force" in err and "force=True" not in err
     assert out.read_bytes() == b"keep me"
+
+
+def test_python_dash_m_biodae_is_the_command():
+    """``python -m biodae`` runs the CLI (when the ``biodae`` script is not on PATH), exit codes included."""
+    import subprocess
+
+    ok = subprocess.run([sys.executable, "-m", "biodae", "--version"], capture_output=True, text=True, timeout=120,
+                        check=False)
+    assert ok.returncode == 0 and ok.stdout.startswith("biodae ")
+    bad = subprocess.run([sys.executable, "-m", "biodae", "denoise", "no-such-file.nii"], capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert bad.returncode != 0 and "no-such-file.nii" in bad.stderr and "Traceback" not in bad.stderr

@@ -136,6 +136,9 @@ def test_zero_filled_finds_regions_of_exact_zeros_only():
     expected[:3, :4] = True
     np.testing.assert_array_equal(zero_filled(x), expected)
     assert zero_filled(x, min_size=2)[5, 6] and not zero_filled(x, min_size=13).any()
+    few = zero_filled(x, min_size=15)  # 14 zeros in all: no region can be that large (the shortcut)
+    assert few.shape == x.shape and few.dtype == bool and not few.any()
+    assert zero_filled(x, min_size=1).sum() == 14
     vol = np.ones((5, 5, 3), np.float32)
     vol[:3, :3, 0] = vol[:3, :3, 2] = 0  # 9 per slice; 18 only if slices connect (they do not: slice 1)
     assert zero_filled(vol, (0, 1)).sum() == 18 and zero_filled(vol, min_size=10).sum() == 0
