@@ -188,15 +188,40 @@ class BeatTable:
                     w.writerow([int(r["sample"][i]), r["symbol"][i], f"{r['score'][i]:.6g}", int(r["flag"][i]),
                                 r["class"][i]] + [f"{v:.6g}" for v in r["z"][i]])
             # a comment annotation at each flagged beat: any WFDB viewer shows it, no beat label is claimed
-            notes = [f"biodae {self.model}: anomaly score {r['score'][i]:.3g}"
+            notes = [f"{_NOTE_PREFIX}{self.model}: anomaly score {r['score'][i]:.3g}"
                      + (f", class {r['class'][i]}" if r["class"][i] else "") for i in flagged]
             stem = tmp_ann.name[: -len(self.extension) - 1]
             if len(flagged):
                 wfdb.wrann(stem, self.extension, r["sample"][flagged].astype(np.int64), symbol=['"'] * len(flagged),
                            aux_note=notes, fs=self.sampling_rate, write_dir=str(tmp_ann.parent))
             else:  # wrann refuses an empty list: a WFDB annotation file with no annotation is its end mark alone
-                tmp_ann.write_bytes(b"\x00\x00")
+                tmp_ann.write_bytes(_EMPTY_ANNOTATIONS)
         return [ann, table]
+
+
+#: An annotation file with no annotation: its end mark alone (what :meth:`BeatTable.write_files` writes
+#: when no beat is flagged).
+_EMPTY_ANNOTATIONS = b"\x00\x00"
+#: How the notes of ``biodae beats``' comment annotations begin.
+_NOTE_PREFIX = "biodae "
+
+
+def written_by_biodae(path: str | os.PathLike) -> bool:
+    """Whether a WFDB annotation file holds only what ``biodae beats`` writes: no annotation, or comment
+    annotations (``"``) whose notes begin with "biodae ". A reference annotation file (beat labels)
+    does not; nor does a file wfdb cannot read."""
+    path = Path(path)
+    try:
+        if path.read_bytes() == _EMPTY_ANNOTATIONS:
+            return True
+        import wfdb
+
+        ann = wfdb.rdann(str(path.parent / path.stem), path.suffix[1:])
+    except Exception:  # unreadable: not ours to replace
+        return False
+    notes = ann.aux_note or [""] * len(ann.sample)
+    return len(ann.sample) > 0 and all(s == '"' for s in ann.symbol) and all(
+        (n or "").startswith(_NOTE_PREFIX) for n in notes)
 
 
 #: The name ``biodae beats`` gives a record's beat table (``OUT/<record>.beats.csv``).

@@ -33,6 +33,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from .._batch import BEATS_SUFFIX, Beats
+    from .._batch._steps import written_by_biodae
     from .._errors import InputError
     from ..beats import beat_scorer
 
@@ -45,4 +46,12 @@ def run(args) -> int:
     beat_scorer(model)  # a wrong --model is one line before any work
     step = Beats(model, annotator=args.annotator, extension=args.ext)
     others = [model] if Path(model).is_file() else []
-    return run_batch(args, step, tag="", named=(BEATS_SUFFIX, f".{args.ext}"), also_inputs=others).exit_status
+
+    def own_annotations(header: Path) -> list[Path]:
+        """The input record's annotation file of that extension (its reference beats, say): never replaced,
+        unless it is what an earlier ``biodae beats`` wrote there (a rerun into the record's folder)."""
+        f = header.with_suffix(f".{args.ext}")
+        return [f] if f.is_file() and not written_by_biodae(f) else []
+
+    return run_batch(args, step, tag="", named=(BEATS_SUFFIX, f".{args.ext}"), also_inputs=others,
+                     companions=own_annotations).exit_status

@@ -118,3 +118,38 @@ def test_beats_into_the_records_own_folder_can_be_rerun(capsys, tmp_path, test_d
     code, out, err = run(capsys, "beats", src, "--out-dir", src, "--annotator", "atr", "--force")
     assert code == 0 and "1 written" in out, err
     assert {n: (src / n).read_bytes() for n in inputs} == inputs
+
+
+@pytest.mark.parametrize("as_batch", [False, True])
+def test_the_records_own_annotations_are_never_replaced_even_with_force(capsys, tmp_path, test_data, as_batch):
+    """Without --annotator the run reads no annotation file, but ``--ext atr`` into the record's own folder
+    would replace its reference annotations: refused like any input, --force or not."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for ext in ("hea", "dat", "atr"):
+        shutil.copy(test_data / "signals" / f"sel100_10s.{ext}", src / f"sel100_10s.{ext}")
+    inputs = {p.name: p.read_bytes() for p in src.iterdir()}
+    target = src if as_batch else src / "sel100_10s"
+    code, _, err = run(capsys, "beats", target, "--out-dir", src, "--ext", "atr", "--force")
+    assert code == 2 and "would be written onto the input" in err and "sel100_10s.atr" in err
+    assert {p.name: p.read_bytes() for p in src.iterdir()} == inputs  # nothing written, nothing replaced
+    code, _, err = run(capsys, "beats", target, "--out-dir", tmp_path / "elsewhere", "--ext", "atr")
+    assert code == 0, err  # another folder: that extension is fine
+    assert (tmp_path / "elsewhere" / "sel100_10s.atr").is_file()
+
+
+def test_written_by_biodae_tells_our_flags_from_reference_annotations(tmp_path, test_data):
+    from biodae._batch._steps import written_by_biodae
+
+    def ann(ext, symbols, notes):
+        wfdb.wrann("r", ext, np.array([10, 20]), symbol=symbols, aux_note=notes, fs=360, write_dir=str(tmp_path))
+        return tmp_path / f"r.{ext}"
+
+    assert written_by_biodae(ann("anom", ['"', '"'], ["biodae ecg-beats: anomaly score 0.3"] * 2))
+    assert not written_by_biodae(ann("cmt", ['"', '"'], ["a cardiologist's note", "biodae ecg-beats: x"]))
+    assert not written_by_biodae(ann("lab", ["N", "V"], ["", ""]))
+    assert not written_by_biodae(test_data / "signals" / "sel100_10s.atr")
+    (tmp_path / "r.bad").write_bytes(b"\x01\x02\x03")
+    assert not written_by_biodae(tmp_path / "r.bad")
+    (tmp_path / "r.none").write_bytes(b"\x00\x00")  # what biodae beats writes when nothing is flagged
+    assert written_by_biodae(tmp_path / "r.none")
