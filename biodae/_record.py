@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -258,9 +259,15 @@ def _denoise_channels(jobs: list[tuple[Any, np.ndarray, float, str | None]], dev
                 for spec, x, fs, u in jobs]
     k = min(len(jobs), budget)
     streams = budget // k
+    stop = threading.Event()
+
+    def check(_done: int) -> None:
+        if stop.is_set():
+            raise _Stopped
 
     def one(spec: Any, x: np.ndarray, fs: float, u: str | None) -> np.ndarray:
-        return _model(spec, device, 1, precision).denoise_signal(x, sampling_rate=fs, units=u, streams=streams)
+        return _model(spec, device, 1, precision).denoise_signal(x, sampling_rate=fs, units=u, streams=streams,
+                                                                 progress=check)
 
     if k == 1:
         return [one(*job) for job in jobs]
@@ -268,7 +275,17 @@ def _denoise_channels(jobs: list[tuple[Any, np.ndarray, float, str | None]], dev
 
     with ThreadPoolExecutor(max_workers=k, thread_name_prefix="biodae-channel") as pool:
         futures = [pool.submit(one, *job) for job in jobs]
-        return [f.result() for f in futures]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:  # Ctrl-C (or a failing channel): the other channels stop at their next batch,
+            stop.set()         # rather than run to their end while the pool waits for them
+            for f in futures:
+                f.cancel()
+            raise
+
+
+class _Stopped(Exception):
+    """Raised in a channel thread of :func:`_denoise_channels` once the main thread has given up."""
 
 
 def _warn_gaps(name: str, jobs: list[tuple[Any, np.ndarray, float, str | None]], labels: list[str]) -> None:

@@ -108,3 +108,34 @@ def test_modality_table_covers_the_vocabulary(test_data):
     for name, model in expected.items():
         assert default_model(io.read(test_data / "images" / name)) == model, name
     assert default_model("ct") == "xray"
+
+
+def test_giving_up_on_a_record_stops_its_other_channels_at_their_next_batch(monkeypatch):
+    """Channels denoise side by side on threads. When the main thread stops waiting (a second Ctrl-C
+    raises KeyboardInterrupt there), the other channels must stop at their next batch instead of
+    running to their end while the pool waits: the record is abandoned in a fraction of its time."""
+    import time
+    from concurrent.futures import Future
+
+    from biodae._record import _denoise_channels
+
+    rng = np.random.default_rng(0)
+    fs = 360.0
+    jobs = [("ecg", rng.normal(0, 0.1, int(fs * 1800)), fs, "mV") for _ in range(2)]  # 2 x 30 min
+    t = time.perf_counter()
+    _denoise_channels(jobs, "cpu", 2)
+    full = time.perf_counter() - t
+
+    real_result = Future.result
+
+    def interrupted(self, timeout=None):  # as if Ctrl-C arrived while waiting for the first channel
+        time.sleep(0.05)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Future, "result", interrupted)
+    t = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        _denoise_channels(jobs, "cpu", 2)
+    given_up = time.perf_counter() - t
+    monkeypatch.setattr(Future, "result", real_result)
+    assert given_up < 0.3 * full, (given_up, full)

@@ -169,7 +169,7 @@ class Model:
 
     def denoise_signal(
         self, x: np.ndarray, *, sampling_rate: float, units: str | None = None, batch_size: int | None = None,
-        streams: int = 1,
+        streams: int = 1, progress: Any = None,
     ) -> np.ndarray:
         """Denoise one channel: resample to the model's rate, overlap-add windows, resample back.
 
@@ -192,6 +192,9 @@ class Model:
             Graph calls in flight at once, from as many threads (a one-thread session run
             from two threads beats one two-thread run on short windows; see
             :func:`biodae.denoise`). The output does not depend on it.
+        progress : callable, optional
+            Called with the number of windows done after each graph call (at the model's rate);
+            an exception it raises stops the work there (how a caller cancels it).
 
         Returns
         -------
@@ -207,8 +210,8 @@ class Model:
             raise ValueError(f"denoise_signal takes one channel, shape (n_samples,); got {x.shape}")
         if not np.isfinite(x).all():  # gaps (WFDB invalid samples, lead off) would spread through the convolutions
             return per_finite_stretch(lambda part: self.denoise_signal(
-                part, sampling_rate=sampling_rate, units=units, batch_size=batch_size, streams=streams),
-                x, sampling_rate)[0]
+                part, sampling_rate=sampling_rate, units=units, batch_size=batch_size, streams=streams,
+                progress=progress), x, sampling_rate)[0]
         scale = 1.0
         if units and self.units and units.strip().lower() != self.units.strip().lower():
             f = unit_factor(units, self.units)
@@ -221,7 +224,8 @@ class Model:
         overlap = min(self.overlap, max(window - 1, 0))
         if batch_size is None:
             batch_size = self.signal_batch_size(window)
-        out = overlap_add_1d(self.run, y, window=window, overlap=overlap, batch_size=batch_size, streams=streams)
+        out = overlap_add_1d(self.run, y, window=window, overlap=overlap, batch_size=batch_size, streams=streams,
+                             progress=progress)
         back = resample(out, self.sampling_rate, sampling_rate, padtype="constant")
         n = x.size
         if back.size < n:  # rational resampling can lose a sample at the end
