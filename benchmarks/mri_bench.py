@@ -410,7 +410,7 @@ def _real_scans_figure(scans: list[dict], path: Path) -> None:
             ax[i, j].set_xticks([])
             ax[i, j].set_yticks([])
     fig.suptitle("Real MR scans: input, biodae mri output, removed component (input - output)", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the title above the first row
     save_figure(fig, path)
 
 
