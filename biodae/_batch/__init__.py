@@ -52,13 +52,13 @@ from ._inputs import Source, expand_inputs
 from ._plan import Task, check_report, extra_output, guard_inputs, input_files, plan
 from ._report import BatchReport, read_report
 from ._run import BACKENDS, choose_backend, denoise_files, filter_files, run
-from ._steps import BEATS_SUFFIX, Beats, BeatTable, Denoise, Filter
+from ._steps import BEATS_SUFFIX, Beats, BeatTable, Denoise, Filter, written_by_biodae
 
 __all__ = [
     "BACKENDS", "choose_backend", "run", "denoise_files", "filter_files",
     "Source", "expand_inputs",
     "Task", "plan", "extra_output", "input_files", "guard_inputs", "check_report",
-    "Denoise", "Filter", "Beats", "BeatTable", "BEATS_SUFFIX",
+    "Denoise", "Filter", "Beats", "BeatTable", "BEATS_SUFFIX", "written_by_biodae",
     "FileResult", "clean_file",
     "BatchReport", "read_report",
     "DeferredInterrupt", "remove_partial",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +60,7 @@ def plan(
     extra_suffixes: Sequence[str] = (),
     named: Sequence[str] = (),
     also_inputs: Sequence[str | os.PathLike] = (),
+    ours: Callable[[Path], bool] | None = None,
 ) -> list[Task]:
     """A :class:`Task` per source: output paths, sources that collide, outputs that exist.
 
@@ -73,7 +74,10 @@ def plan(
     record or image in its own format; the first is :attr:`Task.output`.
 
     ``also_inputs`` are the other files the run reads (a mask, a model file): like the sources,
-    no output may land on them (:func:`guard_inputs`).
+    no output may land on them (:func:`guard_inputs`). A file beside an input record that ends in
+    one of the ``named`` suffixes is taken for an earlier output of the command (a rerun may replace
+    it), unless ``ours(path)`` says it is not: then it belongs to the record (its reference
+    annotations, say) and is guarded as an input.
     """
     if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
         raise InputError(f"the output folder {out_dir} is a file, not a folder",
@@ -110,17 +114,17 @@ def plan(
     guard_inputs([t.source for t in tasks if t.format] + [Path(p) for p in also_inputs], [
         (p, "file" if t.named else t.format, f"the output of {t.name}") for t in tasks if t.format for p in t.planned],
         advice="choose an output folder that holds none of the inputs" if out_dir is not None
-        else "rename that input, or write the outputs into another folder", not_inputs=named)
+        else "rename that input, or write the outputs into another folder", not_inputs=named, ours=ours)
     return tasks
 
 
 def input_files(path: Path, *, listing: dict[Path, list[str]] | None = None,
-                not_inputs: Sequence[str] = ()) -> set[Path]:
+                not_inputs: Sequence[str] = (), ours: Callable[[Path], bool] | None = None) -> set[Path]:
     """The files (resolved) that make up the input ``path``: the file itself, or for a WFDB record
     its header, every ``<record>.*`` file beside it (signal and annotation files) and the signal
     files its header names. ``listing`` caches each folder's file names (a large archive is listed
     once, not once per record); files ending in ``not_inputs`` (a command's own earlier outputs,
-    such as ``.beats.csv``) are not part of the record."""
+    such as ``.beats.csv``) are not part of the record, unless ``ours(file)`` is False."""
     path = Path(path)
     if path.suffix.lower() != ".hea":
         return {path.resolve()}
@@ -134,8 +138,10 @@ def input_files(path: Path, *, listing: dict[Path, list[str]] | None = None,
         except OSError:
             listing[folder] = []
     prefix = record.name + "."
-    files = {path.resolve()} | {(folder / n).resolve() for n in listing[folder]
-                                if n.startswith(prefix) and not n.endswith(tuple(not_inputs))}
+    def part(n: str) -> bool:
+        return not n.endswith(tuple(not_inputs)) or (ours is not None and not ours(folder / n))
+
+    files = {path.resolve()} | {(folder / n).resolve() for n in listing[folder] if n.startswith(prefix) and part(n)}
     with contextlib.suppress(OSError):
         lines = [ln.split() for ln in path.read_text(encoding="latin-1").splitlines()
                  if ln.strip() and not ln.lstrip().startswith("#")]
@@ -148,11 +154,12 @@ def input_files(path: Path, *, listing: dict[Path, list[str]] | None = None,
 class Claimed:
     """The files of a run's inputs, indexed so that each output is checked in constant time."""
 
-    def __init__(self, inputs: Sequence[Path], *, not_inputs: Sequence[str] = ()) -> None:
+    def __init__(self, inputs: Sequence[Path], *, not_inputs: Sequence[str] = (),
+                 ours: Callable[[Path], bool] | None = None) -> None:
         listing: dict[Path, list[str]] = {}
         self.files: set[Path] = set()
         for p in inputs:
-            self.files |= input_files(Path(p), listing=listing, not_inputs=not_inputs)
+            self.files |= input_files(Path(p), listing=listing, not_inputs=not_inputs, ours=ours)
         # every "<record>." prefix of every claimed name: a WFDB output record lands on any of them
         self._prefixes: dict[tuple[Path, str], Path] = {}
         for q in self.files:
@@ -172,14 +179,14 @@ class Claimed:
 
 
 def guard_inputs(inputs: Sequence[Path], outputs: Sequence[tuple[Path, str, str]], *, advice: str,
-                 not_inputs: Sequence[str] = ()) -> None:
+                 not_inputs: Sequence[str] = (), ours: Callable[[Path], bool] | None = None) -> None:
     """Refuse a run in which an output would land on one of its inputs, whatever ``force`` says.
 
     ``inputs`` are the files the run reads (records, files, and those named by options: a mask, a
     model file); ``outputs`` are ``(path, format, what)`` triples (``what`` names the output in the
     message: "the output of 101", "the report"...). Raises :class:`InputError` naming the first clash.
     """
-    claimed = Claimed(inputs, not_inputs=not_inputs)
+    claimed = Claimed(inputs, not_inputs=not_inputs, ours=ours)
     for path, fmt, what in outputs:
         hit = claimed.hit(Path(path), fmt)
         if hit is not None:

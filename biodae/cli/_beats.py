@@ -32,8 +32,7 @@ def run(args) -> int:
     import re
     from pathlib import Path
 
-    from .._batch import BEATS_SUFFIX, Beats
-    from .._batch._steps import written_by_biodae
+    from .._batch import BEATS_SUFFIX, Beats, written_by_biodae
     from .._errors import InputError
     from ..beats import beat_scorer
 
@@ -47,11 +46,11 @@ def run(args) -> int:
     step = Beats(model, annotator=args.annotator, extension=args.ext)
     others = [model] if Path(model).is_file() else []
 
-    def own_annotations(header: Path) -> list[Path]:
-        """The input record's annotation file of that extension (its reference beats, say): never replaced,
-        unless it is what an earlier ``biodae beats`` wrote there (a rerun into the record's folder)."""
-        f = header.with_suffix(f".{args.ext}")
-        return [f] if f.is_file() and not written_by_biodae(f) else []
+    def ours(path: Path) -> bool:
+        """Whether a file named like an output beside an input record is an earlier ``biodae beats``
+        output (a rerun may replace it) and not the record's own annotation file of that extension
+        (its reference beats, say), which is never replaced, --force or not."""
+        return not path.name.endswith(f".{args.ext}") or written_by_biodae(path)
 
     return run_batch(args, step, tag="", named=(BEATS_SUFFIX, f".{args.ext}"), also_inputs=others,
-                     companions=own_annotations).exit_status
+                     ours=ours).exit_status

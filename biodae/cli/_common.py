@@ -63,7 +63,7 @@ def run_batch(
     args, process: Callable[[io.Signal | io.Image], tuple], *, tag: str, extra_suffixes: Sequence[str] = (),
     named: Sequence[str] = (),
     also_inputs: Sequence[str] = (),
-    companions: Callable[[Path], Sequence[Path]] | None = None,
+    ours: Callable[[Path], bool] | None = None,
 ) -> BatchReport:
     """Read each input, ``process`` it, write the result by the output conventions.
 
@@ -79,20 +79,16 @@ def run_batch(
     table is printed and the report written as JSON. Existing outputs are never
     overwritten without ``--force``: a single file raises, in a batch it is skipped.
 
-    ``companions(header)`` names files that belong to an input WFDB record (given its ``.hea``)
-    although the run does not read them, such as its reference annotations: they count as inputs
-    of the run (no output may land on them, ``--force`` or not).
+    With ``named`` outputs, ``ours(path)`` tells a file named like one of them beside an input
+    record from the command's own earlier output (see :func:`biodae._batch.plan`).
     """
     from .. import _batch
 
     backend, jobs = _batch.choose_backend(args.backend, args.jobs, args.scheduler)
     sources = _batch.expand_inputs(args.input, skip_tags=extra_suffixes, out_dir=args.out_dir)
-    if companions is not None:
-        also_inputs = [*also_inputs, *(str(f) for s in sources if s.error is None and s.path.suffix.lower() == ".hea"
-                                       for f in companions(s.path))]
     single = len(args.input) == 1 and len(sources) == 1 and sources[0].root is None
     tasks = _batch.plan(sources, out_dir=args.out_dir, tag=tag, force=args.force, extra_suffixes=extra_suffixes,
-                        named=named, also_inputs=also_inputs)
+                        named=named, also_inputs=also_inputs, ours=ours)
     write_kwargs = {"dtype": args.dtype} if args.dtype is not None else {}
     report_path = args.report or (
         Path(args.out_dir) / f"biodae-{args.command}-report.json" if args.out_dir and not single else None)

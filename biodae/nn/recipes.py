@@ -710,43 +710,45 @@ def load_teacher(recipe: Recipe, teacher: str | os.PathLike | None, *, threads: 
     return onnx_teacher(teacher, threads=threads)
 
 
-#: The files :func:`train_recipe` writes in its ``out_dir`` (:func:`biodae.nn.train.fit`'s checkpoints).
-RUN_FILES = ("recipe.json", "last.pt", "best.pt")
+#: The recipe, as trained, that :func:`train_recipe` writes beside the checkpoints (``biodae export`` reads it).
+RECIPE_FILE = "recipe.json"
 
 
 def check_training_paths(out_dir: str | os.PathLike, export: str | os.PathLike | None, *, force: bool,
                          reads: list[str | os.PathLike]) -> None:
     """Refuse a training run that would overwrite one of its own inputs, or an export without ``force``.
 
+    The run writes ``out_dir``'s :data:`RECIPE_FILE` and checkpoints (:func:`biodae.nn.train.fit`) and
+    ``export``; none may land on a file in ``reads`` (:func:`biodae._batch.guard_inputs`, as every command).
+
     Raises
     ------
     InputError
-        ``export`` or one of ``out_dir``'s :data:`RUN_FILES` is the same file as one of ``reads``
-        (whatever ``force`` says); ``export`` is ``out_dir`` itself, a folder, or one of the run files.
+        An output would land on one of ``reads`` (whatever ``force`` says); ``export`` is a folder or
+        one of the run's own files.
     OutputExistsError
         ``export`` exists and ``force`` is false (checked now, not after hours of training).
     """
+    from .._batch import guard_inputs
     from .._errors import OutputExistsError
-    from ..plot import same_file
+    from .train import BEST_CHECKPOINT, LAST_CHECKPOINT
 
     out = Path(out_dir)
-    writes = [(out / f, f"the run file {out / f}") for f in RUN_FILES]
+    run_files = [out / f for f in (RECIPE_FILE, LAST_CHECKPOINT, BEST_CHECKPOINT)]
+    writes = [(p, "file", f"the run file {p}") for p in run_files]
     if export is not None:
         exp = Path(export)
         if exp.is_dir():
             raise InputError(f"export={exp} is a folder", "name the ONNX file to write, e.g. model.onnx")
-        if any(same_file(exp, p) for p, _ in writes):
+        if exp.resolve() in {p.resolve() for p in run_files}:
             raise InputError(f"export={exp} is one of the run's own files in {out}",
                              "export to a file of another name (e.g. model.onnx)")
-        writes.append((exp, f"export={exp}"))
-    for path, what in writes:
-        for src in reads:
-            if same_file(path, src):
-                raise InputError(f"{what} would be written onto {src}, which this run reads: biodae never "
-                                 "overwrites an input of the same run",
-                                 "write to another export= file or out_dir=, or copy the input first")
+        writes.append((exp, "onnx", f"export={exp}"))
+    guard_inputs([Path(p) for p in reads], writes,
+                 advice="write to another export= file or out_dir=, or copy the input first")
     if export is not None and Path(export).exists() and not force:
-        raise OutputExistsError(f"export={export} exists", "pass --force (force=True) to overwrite it, or choose another export= path")
+        raise OutputExistsError(f"export={export} exists",
+                                "pass --force (force=True) to overwrite it, or choose another export= path")
 
 
 def train_recipe(
@@ -812,7 +814,7 @@ def train_recipe(
     log = log if main else None
     if main:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "recipe.json").write_text(json.dumps(asdict(recipe), indent=2, sort_keys=True))
+        (out / RECIPE_FILE).write_text(json.dumps(asdict(recipe), indent=2, sort_keys=True))
     if log:
         log(f"recipe {recipe.name}: {recipe.model} {recipe.model_config} ({count_parameters(model)} parameters)")
     train, val = recipe.data(data_dir)

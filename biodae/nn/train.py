@@ -78,6 +78,8 @@ __all__ = [
 ]
 
 CHECKPOINT_FORMAT = "biodae.nn.checkpoint/1"
+#: The checkpoints :func:`fit` writes in its ``checkpoint_dir``: after every epoch, and at the best one.
+LAST_CHECKPOINT, BEST_CHECKPOINT = "last.pt", "best.pt"
 LR_SCHEDULES = ("plateau", "cosine", "constant")
 # options that must match between a run and the run it resumes
 _RESUME_KEYS = ("loss", "batch_size", "lr", "weight_decay", "seed", "lr_schedule", "n_train", "n_val")
@@ -725,7 +727,7 @@ class _TrainingState:
             setattr(self, key, ckpt[key])
         self.history = {k: list(v) for k, v in ckpt["history"].items()}
         _set_rng_states(ckpt["rng"])
-        best = path.with_name("best.pt")
+        best = path.with_name(BEST_CHECKPOINT)
         if best.exists():
             self.best_weights = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
         self.resumed_from = int(self.epoch)
@@ -763,7 +765,7 @@ def _train(
     config, world, dev = state.config, state.world, state.device
     emit = log if log is not None and world.main else (lambda line: None)
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    last_path = ckpt_dir / "last.pt" if ckpt_dir is not None else None  # best.pt beside it
+    last_path = ckpt_dir / LAST_CHECKPOINT if ckpt_dir is not None else None  # best.pt beside it
     cuda_devices = [dev.index or 0] if dev.type == "cuda" else []
 
     with torch.random.fork_rng(devices=cuda_devices), _deterministic(config.deterministic, dev):
@@ -794,7 +796,7 @@ def _train(
             replicas = _dist.check_in_sync(state.model, world)
             if last_path is not None and world.main:
                 if improved:
-                    state.save_checkpoint(last_path.with_name("best.pt"), distributed=replicas)
+                    state.save_checkpoint(last_path.with_name(BEST_CHECKPOINT), distributed=replicas)
                 state.save_checkpoint(last_path, distributed=replicas)
             emit(
                 f"epoch {epoch}/{config.epochs}  train {train_loss:.6g}  val {val_loss:.6g}  lr {lr_now:.3g}"

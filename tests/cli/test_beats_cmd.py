@@ -139,7 +139,7 @@ def test_the_records_own_annotations_are_never_replaced_even_with_force(capsys, 
 
 
 def test_written_by_biodae_tells_our_flags_from_reference_annotations(tmp_path, test_data):
-    from biodae._batch._steps import written_by_biodae
+    from biodae._batch import written_by_biodae
 
     def ann(ext, symbols, notes):
         wfdb.wrann("r", ext, np.array([10, 20]), symbol=symbols, aux_note=notes, fs=360, write_dir=str(tmp_path))
