@@ -269,8 +269,8 @@ def _loss(model: LatentNet, x: torch.Tensor, y: torch.Tensor | None, *, cfg: dic
         nll = 0.5 * torch.sum((recon - x) ** 2, dim=1)
         kl = _kl_gaussian(code, logvar)
         return _row_mean(nll + cfg["beta"] * kl_weight * kl, w) / model.n_features
-    if w is None:
-        mse = torch.mean((model.decode(code) - x) ** 2)
+    if w is None:  # not _row_mean of the row means: the same value summed in another order, and the shipped
+        mse = torch.mean((model.decode(code) - x) ** 2)  # models must retrain bit for bit
     else:
         mse = _row_mean(torch.mean((model.decode(code) - x) ** 2, dim=1), w)
     if kind == "sparse-l1":
