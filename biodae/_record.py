@@ -29,14 +29,6 @@ from ._errors import InputError
 from ._modality import MODALITIES, choose_channels, default_model
 from .io import Image, Signal
 
-
-def _filters() -> Any:
-    """:mod:`biodae.filters`, imported when a filter runs: it imports scipy.signal (about a second), which
-    ``biodae denoise`` on an image never needs."""
-    from . import filters
-
-    return filters
-
 log = logging.getLogger("biodae")
 
 __all__ = [
@@ -151,6 +143,9 @@ def filter_record(
         ``filtered``: the names of the channels filtered; ``copied``: those copied, each as
         ``"NAME (not ECG/EEG: why)"``.
     """
+    from . import filters  # here, not at the top: it imports scipy.signal (about a second), which
+    #                        `biodae denoise` on an image never needs
+
     check_finite(obj)
     if isinstance(obj, Signal):
         if modality is not None and MODALITIES.get(modality, MODALITIES["image"]).kind != "signal":
@@ -169,8 +164,8 @@ def filter_record(
         used: dict[str, Any] = {}
         for c, cm in choice.clean:
             cm = modality or cm
-            p = {**_filters().defaults(cm, method), **(params or {})}
-            out[:, c] = _filter_channel(lambda x, p=p: _filters().apply(method, x, sampling_rate=obj.sampling_rate, **p),
+            p = {**filters.defaults(cm, method), **(params or {})}
+            out[:, c] = _filter_channel(lambda x, p=p: filters.apply(method, x, sampling_rate=obj.sampling_rate, **p),
                                         obj.data[:, c], obj.sampling_rate,
                                         obj.source.name if obj.source else "signal", obj.channel_names[c])
             done.append(obj.channel_names[c])
@@ -181,7 +176,7 @@ def filter_record(
     info = MODALITIES.get(mod, MODALITIES["image"])
     if info.kind != "image":  # a signal modality named for an image: the image defaults, as for any image
         info = MODALITIES["image"]
-    p = {**_filters().defaults(info.filter_defaults, method), **(params or {})}
+    p = {**filters.defaults(info.filter_defaults, method), **(params or {})}
     data, bad = obj.data, ~np.isfinite(obj.data)
     if bad.any():  # holes: the filter sees the nearest finite voxel; the output keeps the NaN/inf
         from ._arrays import nearest_finite
@@ -190,7 +185,7 @@ def filter_record(
                     obj.source.name if obj.source else "image", int(bad.sum()), bad.size)
         data = nearest_finite(np.asarray(data))
     lo, hi = float(np.min(data)), float(np.max(data))
-    res = _apply_image(data, lambda a: _filters().apply(method, a, **p), obj.format)
+    res = _apply_image(data, lambda a: filters.apply(method, a, **p), obj.format)
     res = np.clip(res, lo, hi).astype(np.float32, copy=False)
     # zero-filled regions stay exactly 0, as with the models (a 4D series: in each volume)
     from ._arrays import zero_filled

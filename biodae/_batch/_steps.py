@@ -152,6 +152,13 @@ def _fmt_params(params: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in sorted(params.items()))
 
 
+#: An annotation file with no annotation: its end mark alone (what :meth:`BeatTable.write_files` writes
+#: when no beat is flagged).
+_EMPTY_ANNOTATIONS = b"\x00\x00"
+#: How the notes of ``biodae beats``' comment annotations begin.
+_NOTE_PREFIX = "biodae "
+
+
 @dataclass
 class BeatTable:
     """What ``biodae beats`` writes for one record: the beat table (CSV) and WFDB annotations at the
@@ -197,13 +204,6 @@ class BeatTable:
             else:  # wrann refuses an empty list: a WFDB annotation file with no annotation is its end mark alone
                 tmp_ann.write_bytes(_EMPTY_ANNOTATIONS)
         return [ann, table]
-
-
-#: An annotation file with no annotation: its end mark alone (what :meth:`BeatTable.write_files` writes
-#: when no beat is flagged).
-_EMPTY_ANNOTATIONS = b"\x00\x00"
-#: How the notes of ``biodae beats``' comment annotations begin.
-_NOTE_PREFIX = "biodae "
 
 
 def written_by_biodae(path: str | os.PathLike) -> bool:

@@ -893,18 +893,16 @@ def _choose_storage(data: np.ndarray, plan: dict[str, list], names: list[str], u
 def _digitize(x: np.ndarray, fmt: str, gain: float, baseline: int, what: str) -> np.ndarray:
     """Digital samples ``round(x * gain + baseline)`` within the format's range; NaN as its invalid value."""
     finite = np.isfinite(x)
+    whole = bool(finite.all())
+    invalid = _INVALID.get(fmt)
+    if not whole and invalid is None:
+        raise InputError(f"{what} has NaN samples, which format {fmt} cannot store", "fill the missing samples first")
     lo, hi = _valid_range(fmt)
-    if finite.all():  # the same arithmetic without the masked copies (24 h of ECG: seconds)
-        y = x * gain
-        y += baseline
-        np.round(y, out=y)
-        np.clip(y, lo, hi, out=y)
-        return y.astype(np.int64)
-    d = np.zeros(len(x), dtype=np.int64)
-    d[finite] = np.clip(np.round(x[finite] * gain + baseline), lo, hi).astype(np.int64)
-    if not finite.all():
-        invalid = _INVALID.get(fmt)
-        if invalid is None:
-            raise InputError(f"{what} has NaN samples, which format {fmt} cannot store", "fill the missing samples first")
+    y = x * gain if whole else np.where(finite, x, 0.0) * gain  # in place from here: 24 h of ECG, seconds saved
+    y += baseline
+    np.round(y, out=y)
+    np.clip(y, lo, hi, out=y)
+    d = y.astype(np.int64)
+    if not whole:
         d[~finite] = invalid
     return d
