@@ -163,6 +163,15 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         ``supervised``: weight per class in the cross-entropy (as in scikit-learn).
     dropout : float, default 0.2
         ``supervised``: dropout on the code before the classifier head (training only).
+    ensemble : int, default 1
+        ``supervised``: train this many networks, each with its own seed (initialisation,
+        batch order, dropout), on the same rows; ``predict_proba`` (and ``predict``) is the
+        mean of their class probabilities, a deep ensemble (Lakshminarayanan et al. 2017),
+        which evens out how much a small network's classes on new data depend on its seed.
+        The code, reconstruction and score (``transform``, ``inverse_transform``,
+        ``score_samples``, the threshold) are the first network's: an embedding is one
+        network's. The other networks' encoders and heads are in the ONNX graph too (no
+        decoders); fitting takes ``ensemble`` times as long.
     contamination : float in (0, 0.5], optional
         Fix the threshold so that this share of the training rows (all rows given to
         ``fit``) is flagged. If None, the threshold is the ``threshold_quantile`` quantile of
@@ -204,7 +213,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     classes_ : ndarray
         ``supervised`` only.
     history_ : dict
-        ``"loss"`` per epoch and ``"val_error"`` (mean squared error on the validation rows).
+        ``"loss"`` per epoch and ``"val_error"`` (mean squared error on the validation rows); of
+        the first network of an ``ensemble``.
     onnx_model_ : bytes
         The ONNX file :meth:`save` writes.
 
@@ -253,6 +263,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         w_cls: float = 1.0,
         class_weight: str | dict | None = None,
         dropout: float = 0.2,
+        ensemble: int = 1,
         contamination: float | None = None,
         threshold_quantile: float = 0.99,
         validation_fraction: float = 0.1,
@@ -280,6 +291,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.w_cls = w_cls
         self.class_weight = class_weight
         self.dropout = dropout
+        self.ensemble = ensemble
         self.contamination = contamination
         self.threshold_quantile = threshold_quantile
         self.validation_fraction = validation_fraction
@@ -358,6 +370,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         _check_number("w_rec", self.w_rec, low=0)
         _check_number("w_cls", self.w_cls, low=0)
         _check_number("dropout", self.dropout, low=0, high=0.95)
+        _check_number("ensemble", self.ensemble, low=1, integer=True)
+        if self.ensemble > 1 and self.kind != "supervised":
+            raise InputError(f"ensemble={self.ensemble!r} needs kind='supervised' (the ensemble averages class "
+                             f"probabilities); kind is {self.kind!r}", "use ensemble=1, or kind='supervised'")
         _check_number("threshold_quantile", self.threshold_quantile, low=0, high=1, low_open=True)
         _check_number("validation_fraction", self.validation_fraction, low=0, high=0.5)
         if self.contamination is not None:
@@ -462,19 +478,25 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         mean32, scale32 = mean.astype(np.float32), scale.astype(np.float32)
         Xs = ((X64 - mean32) / scale32).astype(np.float32)  # what the graph computes (float32 constants)
 
+        seeds = [seed] + [int(rng.randint(np.iinfo(np.int32).max)) for _ in range(int(self.ensemble) - 1)]
         cw = self._class_weights(classes, y) if supervised else None
-        model, history = nn_latent.train_latent(
-            Xs[train_idx], y_idx[train_idx] if supervised else None, Xs[val_idx] if len(val_idx) else None,
-            kind=self.kind, latent_dim=int(self.latent_dim), arch=self.arch, hidden=self._resolved_hidden(),
-            activation=self.activation, n_classes=len(classes) if supervised else 0, epochs=int(self.epochs),
-            batch_size=int(self.batch_size), lr=float(self.lr), weight_decay=float(self.weight_decay),
-            noise_std=float(self.noise_std), l1=float(self.l1), rho=float(self.rho), beta=float(self.beta),
-            kl_warmup=int(self.kl_warmup), w_rec=float(self.w_rec), w_cls=float(self.w_cls), class_weight=cw,
-            dropout=float(self.dropout), linear=bool(self.linear_path),
-            sample_weight=sw[train_idx] if sw is not None else None, seed=seed, device=self.device,
-            verbose=bool(self.verbose),
-        )
-        proto = _onnx.build_graph(nn_latent.latent_spec(model), mean32, scale32)
+        nets = []
+        for i, member_seed in enumerate(seeds):
+            if self.verbose and len(seeds) > 1:
+                print(f"ensemble member {i + 1}/{len(seeds)}", flush=True)
+            nets.append(nn_latent.train_latent(
+                Xs[train_idx], y_idx[train_idx] if supervised else None, Xs[val_idx] if len(val_idx) else None,
+                kind=self.kind, latent_dim=int(self.latent_dim), arch=self.arch, hidden=self._resolved_hidden(),
+                activation=self.activation, n_classes=len(classes) if supervised else 0, epochs=int(self.epochs),
+                batch_size=int(self.batch_size), lr=float(self.lr), weight_decay=float(self.weight_decay),
+                noise_std=float(self.noise_std), l1=float(self.l1), rho=float(self.rho), beta=float(self.beta),
+                kl_warmup=int(self.kl_warmup), w_rec=float(self.w_rec), w_cls=float(self.w_cls), class_weight=cw,
+                dropout=float(self.dropout), linear=bool(self.linear_path),
+                sample_weight=sw[train_idx] if sw is not None else None, seed=member_seed, device=self.device,
+                verbose=bool(self.verbose),
+            ))
+        (model, history), members = nets[0], [m for m, _ in nets[1:]]
+        proto = _onnx.build_graph(nn_latent.latent_spec(model, members), mean32, scale32)
         self._session_cache = create_session(proto.SerializeToString(deterministic=True), device="cpu")
         self.n_features_in_ = int(X.shape[1])
         self.latent_dim_ = int(self.latent_dim)
@@ -484,7 +506,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             self.classes_ = classes
         elif hasattr(self, "classes_"):  # refitted after set_params(kind=...)
             del self.classes_
-        self._check_parity(nn_latent.latent_forward(model, Xs[train_idx[:256]]), X64[train_idx[:256]])
+        self._check_parity(nn_latent.latent_forward(model, Xs[train_idx[:256]], members), X64[train_idx[:256]])
 
         if self.contamination is not None:
             scores = self._run(X64, "score")
@@ -559,6 +581,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                              "feed both (one row of zeros to the one not needed)",
             "biodae.outputs": "from x: code [batch, latent_dim], reconstruction [batch, n_features] (raw units), "
                               "score [batch]" + (", proba [batch, n_classes]" if self._is_supervised() else "")
+                              + (f" (the mean of the {self.ensemble} ensemble members' probabilities; code, "
+                                 "reconstruction, score and decoded are the first member's)"
+                                 if self._is_supervised() and self.ensemble > 1 else "")
                               + "; from z: decoded [batch, n_features] (raw units)",
             "biodae.params": _json_params(self.get_params(deep=False)),
             "biodae.history": json.dumps(self.history_),

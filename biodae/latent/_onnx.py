@@ -143,14 +143,17 @@ def build_graph(spec: Mapping[str, Any], mean: np.ndarray, scale: np.ndarray) ->
     scale_c = g.const("input_scale", np.asarray(scale, f32).reshape(d))
 
     xs = g.node("Div", [g.node("Sub", [x0, mean_c], "x_centred"), scale_c], "x_standardised")
-    h = g.ops(spec["encoder"], xs, "enc")
-    code = g.ops(spec["code"], h, "enc")
-    if spec.get("code_linear") is not None:  # the linear path (linear_path=True): added to the code
-        code = g.node("Add", [code, g.ops(spec["code_linear"], xs, "enc")], "enc/code_sum")
-    if spec.get("code_activation") in ("relu", "sigmoid"):
-        act = spec["code_activation"]
-        code = g.node(_ACT_OPS[act][0], [code], f"enc/code_{act}")
-    code = g.node("Identity", [code], "code")
+
+    def encode(net: Mapping[str, Any], tag: str) -> str:
+        c = g.ops(net["code"], g.ops(net["encoder"], xs, tag), tag)
+        if net.get("code_linear") is not None:  # the linear path (linear_path=True): added to the code
+            c = g.node("Add", [c, g.ops(net["code_linear"], xs, tag)], f"{tag}/code_sum")
+        if net.get("code_activation") in ("relu", "sigmoid"):
+            act = net["code_activation"]
+            c = g.node(_ACT_OPS[act][0], [c], f"{tag}/code_{act}")
+        return c
+
+    code = g.node("Identity", [encode(spec, "enc")], "code")
 
     def decode(z: str, tag: str) -> str:
         out = g.ops(spec["decoder"], z, tag)
@@ -170,8 +173,16 @@ def build_graph(spec: Mapping[str, Any], mean: np.ndarray, scale: np.ndarray) ->
     shapes: dict[str, list[Any]] = {"code": ["batch", k], "reconstruction": ["batch", d], "score": ["batch"],
                                     "decoded": ["batch_z", d]}
     if spec.get("head") is not None:
+        members = spec.get("members") or []
         logits = g.ops(spec["head"], code, "head")
-        g.node("Softmax", [logits], "proba", axis=1)
+        if not members:
+            g.node("Softmax", [logits], "proba", axis=1)
+        else:  # an ensemble: the mean of the members' probabilities
+            probas = [g.node("Softmax", [logits], "head/proba", axis=1)]
+            for i, m in enumerate(members, start=1):
+                tag = f"member{i}"
+                probas.append(g.node("Softmax", [g.ops(m["head"], encode(m, tag), tag)], f"{tag}/proba", axis=1))
+            g.node("Mean", probas, "proba")
         names.append("proba")
         shapes["proba"] = ["batch", int(spec["head"][0]["weight"].shape[0])]
     names.append("decoded")

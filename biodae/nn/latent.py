@@ -454,15 +454,19 @@ def _ops(seq: nn.Module, prefix: str) -> list[dict[str, Any]]:
     return out
 
 
-def latent_spec(model: LatentNet) -> dict[str, Any]:
+def latent_spec(model: LatentNet, members: Sequence[LatentNet] = ()) -> dict[str, Any]:
     """The trained network as plain operations and numpy weights, for :func:`biodae.latent._onnx.build_graph`.
 
     Keys: ``n_features``, ``latent_dim``, ``encoder`` (ops from a standardised row to the last
     hidden layer), ``code`` (one linear op), ``code_activation`` (``None``, ``"relu"`` or ``"sigmoid"``),
     ``decoder`` (ops from a code to a standardised row), ``head`` (one linear op, or ``None``),
     ``code_linear`` and ``decoder_linear`` (the linear path: one linear op each, added to the code
-    and to the decoder's output, or ``None``).
+    and to the decoder's output, or ``None``), ``members`` (a list, empty but for an ensemble).
     Op names are the torch module paths, so the ONNX initializers carry the parameter names.
+
+    ``members`` are the other networks of a supervised ensemble: each enters ``members`` as its
+    encoder, code, linear code path and head only (its decoder is not needed: the ensemble's code and
+    reconstruction are ``model``'s), with op names prefixed ``member{i}.``.
     """
     return {
         "n_features": model.n_features,
@@ -474,15 +478,24 @@ def latent_spec(model: LatentNet) -> dict[str, Any]:
         "head": _ops(model.head, "head") if model.head is not None else None,
         "code_linear": _ops(model.code_linear, "code_linear") if model.code_linear is not None else None,
         "decoder_linear": _ops(model.decoder_linear, "decoder_linear") if model.decoder_linear is not None else None,
+        "members": [{
+            "encoder": _ops(m.encoder, f"member{i}.encoder"),
+            "code": _ops(m.code, f"member{i}.code"),
+            "code_activation": m.code_activation,
+            "code_linear": _ops(m.code_linear, f"member{i}.code_linear") if m.code_linear is not None else None,
+            "head": _ops(m.head, f"member{i}.head"),
+        } for i, m in enumerate(members, start=1)],
     }
 
 
-def latent_forward(model: LatentNet, x: np.ndarray) -> dict[str, np.ndarray]:
+def latent_forward(model: LatentNet, x: np.ndarray, members: Sequence[LatentNet] = ()) -> dict[str, np.ndarray]:
     """Torch reference of the ONNX outputs on standardised rows: ``code``, ``recon`` (standardised)
-    and ``proba`` (supervised)."""
+    and ``proba`` (supervised: the mean over ``model`` and the ensemble's other ``members``)."""
     with torch.no_grad():
-        code, recon, logits = model.eval()(torch.as_tensor(np.asarray(x, dtype=np.float32)))
+        xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
+        code, recon, logits = model.eval()(xt)
         out = {"code": code.numpy(), "recon": recon.numpy()}
         if logits is not None:
-            out["proba"] = torch.softmax(logits, dim=1).numpy()
+            probas = [torch.softmax(logits, dim=1)] + [torch.softmax(m.eval()(xt)[2], dim=1) for m in members]
+            out["proba"] = torch.stack(probas).mean(dim=0).numpy()
     return out
