@@ -252,3 +252,21 @@ def test_shipped_models_on_held_out_ds1_records(biodae_data, record):
     a = score_beats(b, "ecg-beats-aami")
     assert np.mean(a["class"][v] == "V") > np.mean(a["class"][n] == "V") + 0.2
     assert np.mean(a["class"][n] == "N") > 0.95  # 106: 0.997, 223: 0.99 (1.0.0 called 633 of 223's F)
+
+
+def test_shipped_models_on_a_ds2_patient_at_250_hz(biodae_data):
+    """QT Database sel221: 15 minutes of MIT-BIH record 221 (DS2: no model here trained on this patient) at
+    250 Hz, with its reference annotations. The ventricular beats are flagged and classed V, the normal ones not."""
+    from sklearn.metrics import roc_auc_score
+
+    record = biodae_data / "ecg" / "qtdb" / "sel221"
+    if not record.with_suffix(".hea").is_file():
+        pytest.skip(f"{record}.hea not found (the QT Database under BIODAE_DATA/ecg/qtdb)")
+    b = extract_beats(record, annotator="atr")
+    n, v = b.aami == "N", b.aami == "V"
+    assert n.sum() > 900 and v.sum() > 200
+    t = score_beats(b, "ecg-beats")
+    assert roc_auc_score(v[n | v], t["score"][n | v]) > 0.97  # 1.000 when written
+    assert t["flag"][v].mean() > 0.95 and t["flag"][n].mean() < 0.1  # 1.0 and 0.029 when written
+    a = score_beats(b, "ecg-beats-aami")
+    assert np.mean(a["class"][v] == "V") > 0.9 and np.mean(a["class"][n] == "N") > 0.9  # 0.988, 0.976 when written
