@@ -247,7 +247,7 @@ def test_shipped_models_on_held_out_ds1_records(biodae_data, record):
     from sklearn.metrics import roc_auc_score
 
     assert roc_auc_score(v[n | v], t["score"][n | v]) > 0.95  # 2.0.0: 106 0.999, 223 0.99 (1.0.0: 0.86, 0.98)
-    if record == "223":  # in 106 the N beats score above the threshold too (98 % flagged): only the ranking holds
+    if record == "223":  # in 106 the N beats score above the threshold too (2.1.0: 64 % flagged): the ranking holds
         assert t["flag"][n].mean() < 0.05
     a = score_beats(b, "ecg-beats-aami")
     assert np.mean(a["class"][v] == "V") > np.mean(a["class"][n] == "V") + 0.2
@@ -267,6 +267,6 @@ def test_shipped_models_on_a_ds2_patient_at_250_hz(biodae_data):
     assert n.sum() > 900 and v.sum() > 200
     t = score_beats(b, "ecg-beats")
     assert roc_auc_score(v[n | v], t["score"][n | v]) > 0.97  # 1.000 when written
-    assert t["flag"][v].mean() > 0.95 and t["flag"][n].mean() < 0.1  # 1.0 and 0.029 when written
+    assert t["flag"][v].mean() > 0.95 and t["flag"][n].mean() < 0.1  # 1.0 and 0.021 with ecg-beats 2.1.0
     a = score_beats(b, "ecg-beats-aami")
     assert np.mean(a["class"][v] == "V") > 0.9 and np.mean(a["class"][n] == "N") > 0.9  # 0.988, 0.976 when written

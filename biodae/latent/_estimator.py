@@ -126,7 +126,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         sparse autoencoder); ``denoising`` reconstructs rows from
         rows with Gaussian noise (``noise_std``) added; ``variational`` is a VAE (``beta``,
         ``kl_warmup``); ``supervised`` adds a classifier head on the code (``w_rec``,
-        ``w_cls``, ``class_weight``, ``dropout``) and needs ``y``.
+        ``w_cls``, ``class_weight``, ``dropout``, ``ensemble``) and needs ``y``.
     latent_dim : int, default 16
         Size of the code.
     hidden : tuple of int, optional

@@ -471,20 +471,22 @@ def latent_spec(model: LatentNet, members: Sequence[LatentNet] = ()) -> dict[str
     return {
         "n_features": model.n_features,
         "latent_dim": model.latent_dim,
-        "encoder": _ops(model.encoder, "encoder"),
-        "code": _ops(model.code, "code"),
-        "code_activation": model.code_activation,
+        **_encoder_spec(model),
         "decoder": _ops(model.decoder, "decoder"),
         "head": _ops(model.head, "head") if model.head is not None else None,
-        "code_linear": _ops(model.code_linear, "code_linear") if model.code_linear is not None else None,
         "decoder_linear": _ops(model.decoder_linear, "decoder_linear") if model.decoder_linear is not None else None,
-        "members": [{
-            "encoder": _ops(m.encoder, f"member{i}.encoder"),
-            "code": _ops(m.code, f"member{i}.code"),
-            "code_activation": m.code_activation,
-            "code_linear": _ops(m.code_linear, f"member{i}.code_linear") if m.code_linear is not None else None,
-            "head": _ops(m.head, f"member{i}.head"),
-        } for i, m in enumerate(members, start=1)],
+        "members": [{**_encoder_spec(m, f"member{i}."), "head": _ops(m.head, f"member{i}.head")}
+                    for i, m in enumerate(members, start=1)],
+    }
+
+
+def _encoder_spec(net: LatentNet, prefix: str = "") -> dict[str, Any]:
+    """The ops from a standardised row to the code: ``encoder``, ``code``, ``code_activation``, ``code_linear``."""
+    return {
+        "encoder": _ops(net.encoder, f"{prefix}encoder"),
+        "code": _ops(net.code, f"{prefix}code"),
+        "code_activation": net.code_activation,
+        "code_linear": _ops(net.code_linear, f"{prefix}code_linear") if net.code_linear is not None else None,
     }
 
 

@@ -37,7 +37,7 @@ def test_first_member_is_the_single_network(fitted):
     assert not np.allclose(five.predict_proba(Xte), one.predict_proba(Xte))
 
 
-def test_proba_is_the_mean_of_the_members(fitted, tmp_path):
+def test_proba_is_the_mean_of_the_members(fitted):
     """The graph's proba is the mean of five softmaxes, each from its own encoder and head."""
     import onnx
 
