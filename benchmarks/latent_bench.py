@@ -46,8 +46,8 @@ KINDS = ("undercomplete", "sparse-l1", "sparse-kl", "denoising", "variational")
 AE_NET = dict(hidden=(64, 32), activation="elu", batch_size=128, lr=2e-3, weight_decay=1e-4,
               validation_fraction=0.0)
 DE_CHAZAL = {"accuracy": 0.862, "kappa": 0.612}
-#: MIT-BIH DS2 records (de Chazal et al. 2004) whose 15-minute excerpts the QT Database holds (sel100 ...), paced
-#: records (102, 104) left out as AAMI EC57 asks
+#: MIT-BIH DS2 records (de Chazal et al. 2004) whose 15-minute excerpts the QT Database holds (sel100 ...); its
+#: paced sel102 and sel104 are in neither DS1 nor DS2 (AAMI EC57 leaves paced records out)
 QT_DS2 = ("100", "103", "117", "123", "213", "221", "231", "232", "233")
 N_WIN = None  # columns of the beat window in a feature row (set in main)
 
@@ -155,8 +155,8 @@ CLASS_COLUMNS = ["accuracy", "kappa"] + [f"Se {c}" for c in TRAINED_CLASSES] + [
 
 
 def shipped_rows(path: Path, beats_of: dict, records, classes: tuple[str, ...]):
-    """A shipped beat model on ``records`` (each scored whole): per-record outputs, pooled labels and outputs,
-    the anomaly row (ROC AUC, AP, AUC per class, flagged share per class) and the class row (accuracy, kappa,
+    """A shipped beat model on ``records`` (each scored whole): per-record outputs, pooled outputs, the
+    anomaly row (ROC AUC, AP, AUC per class, flagged share per class) and the class row (accuracy, kappa,
     Se and +P per class; Q left out)."""
     parts = {r: score_beats(beats_of[r], path) for r in records}
     y = np.concatenate([beats_of[r].aami for r in records])
@@ -168,7 +168,7 @@ def shipped_rows(path: Path, beats_of: dict, records, classes: tuple[str, ...]):
     mt = class_metrics(y[m], tab["class"][m], classes)
     cls_row = [fmt(mt["accuracy"]), fmt(mt["kappa"]), *[fmt(mt[f"Se {c}"]) for c in classes],
                *[fmt(mt[f"+P {c}"]) for c in classes]]
-    return parts, y, tab, row, cls_row
+    return parts, tab, row, cls_row
 
 
 def codes_for(method: str, k: int, Xtr: np.ndarray, ytr, Xte: np.ndarray, epochs: int):
@@ -619,7 +619,7 @@ def main(argv: list[str] | None = None) -> int:
         path = models_dir / f"{name}.onnx"
         if not path.is_file():
             continue
-        _, _, tabs[name], row, cls_row = shipped_rows(path, beats, TEST_RECORDS, classes)
+        _, tabs[name], row, cls_row = shipped_rows(path, beats, TEST_RECORDS, classes)
         sh_rows.append([name, *row])
         if name == "ecg-beats-aami":
             sh_cls.append([name, *cls_row])
@@ -648,7 +648,7 @@ def main(argv: list[str] | None = None) -> int:
         path = models_dir / f"{name}.onnx"
         if not path.is_file() or not ds2:
             continue
-        parts, _, _, row, cls_row = shipped_rows(path, ds2_beats, ds2, classes)
+        parts, _, row, cls_row = shipped_rows(path, ds2_beats, ds2, classes)
         ds2_rows.append([name, *row])
         if name == "ecg-beats-aami":
             ds2_cls.append([name, *cls_row])
