@@ -193,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         beats = ds1_beats(args.data)
         ae, info = train(args.name, beats, verbose=args.verbose)
-        path = ae.save(Path(args.out) / f"{args.name}.onnx", force=args.force, name=args.name, version=VERSIONS[args.name])
+        path = ae.save(Path(args.out) / f"{args.name}.onnx", force=args.force, name=args.name,
+                       version=VERSIONS[args.name])
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
