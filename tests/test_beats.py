@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from biodae._errors import InputError
 from biodae.beats import (
     AAMI_MAP, FEATURE_RR_REPEAT, FEATURES_TEXT, N_RR_FEATURES, N_SHAPE_FEATURES, aami_class, beat_features,
-    extract_beats, load_beat_model, rr_features, score_beats,
+    extract_beats, load_beat_model, rr_features, score_beats, stretch_windows,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,6 +145,42 @@ def test_features(test_data):
     slow = dataclasses.replace(b, rr_pre=1.5 * b.rr_pre, rr_post=1.5 * b.rr_post, rr_local=1.5 * b.rr_local)
     np.testing.assert_allclose(beat_features(slow), X, rtol=1e-6)
     assert "window / s - t" in FEATURES_TEXT and "median RR" in FEATURES_TEXT
+
+
+def test_stretch_windows_moves_the_waves_about_r():
+    """A T wave 60 samples after R moves to 60 x the factor; R stays; the originals come first, unchanged."""
+    n_win, r = 234, 90
+    t = np.arange(n_win)
+    w = (np.exp(-0.5 * ((t - r) / 3.0) ** 2) + 0.3 * np.exp(-0.5 * ((t - r - 60) / 8.0) ** 2)).astype(np.float32)
+    W = np.repeat(w[None], 400, axis=0)
+    out = stretch_windows(W, r_index=r, max_stretch=0.3, copies=2, random_state=7)
+    assert out.shape == (1200, n_win) and out.dtype == np.float32
+    np.testing.assert_array_equal(out[:400], W)
+    copies = out[400:]
+    assert np.all(np.argmax(copies, axis=1) == r)  # the R peak stays in its column
+    t_peak = r + 40 + np.argmax(copies[:, r + 40:], axis=1)  # the T wave's new place
+    lag = (t_peak - r) / 60.0
+    assert lag.min() > 0.68 and lag.max() < 1.32 and lag.min() < 0.75 and lag.max() > 1.25  # spans 1 +- 0.3
+    np.testing.assert_allclose(np.median(copies, axis=1), 0, atol=1e-6)  # minus the median again
+    # each copy is linear interpolation at R + (t - R) / factor, factors drawn uniformly with the seed
+    f = np.random.default_rng(7).uniform(0.7, 1.3, size=400)
+    want = np.interp(r + (t - r) / f[5], t, w)
+    np.testing.assert_allclose(copies[5], want - np.median(want), atol=1e-6)
+    np.testing.assert_array_equal(stretch_windows(W, r_index=r, max_stretch=0.3, copies=2, random_state=7), out)
+    np.testing.assert_allclose(stretch_windows(W, r_index=r, max_stretch=0.0, copies=1)[400:],
+                               W - np.median(W, axis=1, keepdims=True), atol=1e-7)
+    assert stretch_windows(W, r_index=r, copies=0).shape == W.shape
+
+
+@pytest.mark.parametrize("kwargs, says", [
+    (dict(windows=np.zeros(10), r_index=3), "expected (n_beats, n_window)"),
+    (dict(windows=np.zeros((2, 10)), r_index=10), "not a column"),
+    (dict(windows=np.zeros((2, 10)), r_index=3, max_stretch=1.0), "outside [0, 1)"),
+    (dict(windows=np.zeros((2, 10)), r_index=3, copies=-1), "whole number"),
+])
+def test_stretch_windows_errors(kwargs, says):
+    with pytest.raises(InputError, match=re.escape(says)):
+        stretch_windows(**kwargs)
 
 
 def test_features_single_out_the_odd_beat(test_data):
