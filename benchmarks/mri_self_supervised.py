@@ -34,6 +34,9 @@ from biodae.nn.adapt import noise2self
 from biodae.noise import estimate_noise, mri_coil_noise
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _common import cpu_flags  # noqa: E402
 
 
 def _rmse(a, b, m):
@@ -111,10 +114,11 @@ def timing(data: Path, threads: int) -> None:
     t1 = biodae.read(data / "mri/nilearn-mni152/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz").data
     vol = ndimage.zoom(np.asarray(t1, np.float32)[:, :, 40:140], (256 / t1.shape[0], 256 / t1.shape[1], 1), order=1)
     vol = vol + np.random.default_rng(0).normal(0, 5, vol.shape).astype(np.float32)
+    load = os.getloadavg()[0]
     t0 = time.perf_counter()
     res = noise2self(vol, axis=2, threads=threads, progress=False)
     print(f"time: noise2self on {' x '.join(map(str, vol.shape))}, torch threads {threads}, {res.steps} steps: "
-          f"{time.perf_counter() - t0:.0f} s (load average before: {os.getloadavg()[0]:.1f})")
+          f"{time.perf_counter() - t0:.0f} s (load average before: {load:.1f}; CPU: {cpu_flags()})")
 
 
 def main() -> None:
