@@ -515,12 +515,12 @@ def main(argv: list[str] | None = None) -> int:
     cum = np.cumsum(pca_full.explained_variance_ratio_)
     prd_rows, ae_prd, w_prd, lin_prd, plain_prd, pca_prd = [], [], [], [], [], []
     energy_w = prd_weights(Wtr)
-    b0 = beats[recs[0]]
-    # the headline: the training windows plus time-stretched copies, a third of the epochs (as many steps)
-    Str = stretch_windows(Wtr, r_index=round(-b0.window[0] * b0.window_rate), max_stretch=STRETCH,
-                          copies=STRETCH_COPIES, random_state=SEED)
+    # the headline: the training windows plus time-stretched copies, fewer epochs (as many steps)
+    Str = stretch_windows(Wtr, r_index=beats[recs[0]].r_index, max_stretch=STRETCH, copies=STRETCH_COPIES,
+                          random_state=SEED)
+    str_epochs = max(1, epochs // (1 + STRETCH_COPIES))
     fits = ((False, Wtr, None, epochs), (True, Wtr, None, epochs), (True, Wtr, energy_w, epochs),
-            (True, Str, prd_weights(Str), max(1, epochs // (1 + STRETCH_COPIES))))
+            (True, Str, prd_weights(Str), str_epochs))
     for k in ks:
         p = PCA(k, random_state=SEED).fit(Wtr)
         pp = float(np.median(prd(Wte, p.inverse_transform(p.transform(Wte)))))
@@ -552,18 +552,21 @@ def main(argv: list[str] | None = None) -> int:
            "plain AE, the same network without it. *Weighted*: `fit(W, sample_weight=1 / sum(w ** 2))` (per "
            "window, scaled to mean 1), so each beat's loss is its squared error relative to its own energy, the "
            "square of its PRD: the loss is the metric. *Time-stretched* (the headline column): the same, fitted on "
-           "the training windows plus " + str(STRETCH_COPIES) + " copies of each from `biodae.beats.stretch_windows` "
+           f"the training windows plus {STRETCH_COPIES} copies of each from `biodae.beats.stretch_windows` "
            f"(max_stretch={STRETCH}: every window resampled in time about R by a factor drawn from "
-           f"{1 - STRETCH:.2f}-{1 + STRETCH:.2f}, as QRS and QT durations differ between patients), for a third of "
-           "the epochs (as many steps). It was chosen before this run by 4-fold record-wise cross-validation on the "
-           "14 training records only (folds 101 115 203 215 / 108 122 205 230 / 109 124 207 / 112 201 208; median "
-           "PRD of the pooled held-out beats at k = 2 / 4 / 8 / 16): time-stretched 37.8 / 33.0 / 19.2 / 9.4 %, "
-           "weighted without copies 41.5 / 35.5 / 22.1 / 10.5, PCA 40.2 / 35.2 / 24.1 / 11.9 (k = 2 per fold: "
-           "38.6 / 26.5 / 34.3 / 55.8 against PCA's 42.2 / 37.1 / 40.0 / 56.0). Other settings tried there, "
-           "k = 2 / 4: max_stretch 0.15 to 0.5 with 2 or 4 copies and seeds 0-2, 37.5-39.9 / 31.8-34.1 %; separate "
-           "factors before and after R, 39.6-40.6 / 32.7-32.8; shifts and gains beside the stretch, 41.7-43.8 / "
-           "33.9-34.3. An earlier run of the same folds chose the weights "
-           "(unweighted AE + linear path 43.4 / 36.3 / 23.1 / 12.0, plain AE 42.6 / 35.9 / 22.9 / 13.2). "
+           f"{1 - STRETCH:.2f}-{1 + STRETCH:.2f}, as QRS and QT durations differ between patients), for "
+           f"{str_epochs} epochs instead of {epochs} (about as many steps). It was chosen before this run by "
+           "4-fold record-wise cross-validation on the 14 training records only (`benchmarks/latent_prd_cv.py`; "
+           "folds 101 115 203 215 / 108 122 205 230 / 109 124 207 / 112 201 208; median PRD of the pooled "
+           "held-out beats at k = 2 / 4 / 8 / 16): "
+           "time-stretched 37.5 / 34.1 / 19.7 / 9.1 %, weighted without copies 41.6 / 35.6 / 21.8 / 10.3, "
+           "unweighted 43.4 / 36.3 / 23.1 / 12.0, plain AE 42.6 / 35.9 / 22.9 / 13.2, PCA 40.2 / 35.2 / 24.1 / "
+           "11.9 (k = 2 per fold: time-stretched 37.3 / 28.5 / 35.3 / 54.6 against PCA's 42.2 / 37.1 / 40.0 / "
+           "56.0). max_stretch and the number of copies came from a sweep on the same folds in scratch runs "
+           "(the same resampling written inline, other random draws; k = 2 / 4): max_stretch 0.15 to 0.5 with 2 "
+           "or 4 copies and seeds 0-2 gave 37.5-39.9 / 31.8-34.1 %, separate factors before and after R "
+           "39.6-40.6 / 32.7-32.8, shifts and gains beside the stretch 41.7-43.8 / 33.9-34.3; the setting with "
+           "the lowest sum at k = 2 and 4 at seed 0 (0.35, 2 copies) was kept. "
            "Explained variance: PCA's cumulative ratio on the training beats.", "",
            table(["k", "AE + linear path, weighted, time-stretched, median PRD %",
                   "AE + linear path, weighted, median PRD %", "AE + linear path median PRD %",

@@ -1,15 +1,21 @@
 """How the PRD column of ``latent_bench.py`` was chosen: 4-fold record-wise cross-validation on the
 14 training records only (the test records 106 114 209 223 and validation records 116 220 are not
 used), median PRD of the pooled held-out beats at k = 2, 4, 8, 16, for PCA and the autoencoder
-variants: plain, + linear path (PCA start), each unweighted and weighted by 1 / energy per beat.
+variants: plain, + linear path (PCA start), each unweighted and weighted by 1 / energy per beat, and
+the weighted linear-path one fitted on time-stretched copies of the training windows
+(``biodae.beats.stretch_windows``; ``--stretch MAX:COPIES[:SEED]``, each as many steps as 15 epochs
+of the windows alone).
 
     BIODAE_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/latent_prd_cv.py
+    BIODAE_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/latent_prd_cv.py --no-baselines \
+        --stretch 0.15:2 0.25:2 0.25:4 0.35:2 0.35:4 0.5:2 --ks 2 4
 
-Prints the table (about 10 minutes on one core); writes nothing.
+Prints the table (the first about 15 minutes on one core); writes nothing.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -21,22 +27,35 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import latent_bench as lb  # noqa: E402
 
+from biodae.beats import stretch_windows  # noqa: E402
 from biodae.latent import Autoencoder  # noqa: E402
 from biodae.latent.train_beats import TEST_RECORDS, VAL_RECORDS, ds1_beats, stack  # noqa: E402
 
 VARIANTS = {"plain": (False, False), "plain, weighted": (False, True), "linear path": (True, False),
             "linear path, weighted": (True, True)}
 KS = (2, 4, 8, 16)
+EPOCHS = 15
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--stretch", nargs="*", default=[f"{lb.STRETCH}:{lb.STRETCH_COPIES}"], metavar="MAX:COPIES[:SEED]",
+                    help="time-stretched variants (default: latent_bench.py's)")
+    ap.add_argument("--ks", nargs="+", type=int, default=list(KS))
+    ap.add_argument("--no-baselines", action="store_true", help="only PCA and the time-stretched variants")
+    args = ap.parse_args(argv)
     import torch
     from sklearn.decomposition import PCA
 
     torch.set_num_threads(1)
     beats = ds1_beats()
     recs = sorted(beats)
-    n_win = beats[recs[0]].windows.shape[1]
+    b0 = beats[recs[0]]
+    n_win = b0.windows.shape[1]
+    variants = {} if args.no_baselines else dict(VARIANTS)
+    for spec in args.stretch:
+        m, c, seed = ([*spec.split(":"), str(lb.SEED)])[:3]
+        variants[f"linear path, weighted, stretch {m} x {c} (seed {seed})"] = (True, True, float(m), int(c), int(seed))
     train = [r for r in recs if r not in TEST_RECORDS + VAL_RECORDS]
     folds = [train[i::4] for i in range(4)]
     prds: dict[tuple[str, int], list[np.ndarray]] = {}
@@ -44,19 +63,25 @@ def main() -> int:
         fit = [r for r in train if r not in fold]
         W = stack(beats, fit)[0][:, :n_win]
         Wh = stack(beats, fold)[0][:, :n_win]
-        w = lb.prd_weights(W)
-        for k in KS:
+        for k in args.ks:
             p = PCA(k, random_state=lb.SEED).fit(W)
             prds.setdefault(("PCA", k), []).append(lb.prd(Wh, p.inverse_transform(p.transform(Wh))))
-            for name, (lin, weighted) in VARIANTS.items():
-                ae = Autoencoder("undercomplete", k, epochs=15, random_state=lb.SEED, standardize=False,
-                                 linear_path=lin, **lb.AE_NET).fit(W, sample_weight=w if weighted else None)
+            for name, (lin, weighted, *stretch) in variants.items():
+                X, seed, epochs = W, lb.SEED, EPOCHS
+                if stretch:
+                    m, c, seed = stretch
+                    X = stretch_windows(W, r_index=b0.r_index, max_stretch=m, copies=c, random_state=seed)
+                    epochs = max(1, EPOCHS // (1 + c))
+                ae = Autoencoder("undercomplete", k, epochs=epochs, random_state=seed, standardize=False,
+                                 linear_path=lin, **lb.AE_NET)
+                ae.fit(X, sample_weight=lb.prd_weights(X) if weighted else None)
                 prds.setdefault((name, k), []).append(lb.prd(Wh, ae.reconstruct(Wh)))
         print(f"fold {' '.join(fold)} done", flush=True)
-    rows = [[name] + [f"{np.median(np.concatenate(prds[(name, k)])):.1f}" for k in KS]
-            + [" / ".join(f"{np.median(a):.1f}" for a in prds[(name, 2)])]
-            for name in ["PCA", *VARIANTS]]
-    print(lb.table(["method", *(f"k={k}" for k in KS), "k=2 per fold"], rows))
+    k0 = args.ks[0]
+    rows = [[name] + [f"{np.median(np.concatenate(prds[(name, k)])):.1f}" for k in args.ks]
+            + [" / ".join(f"{np.median(a):.1f}" for a in prds[(name, k0)])]
+            for name in ["PCA", *variants]]
+    print(lb.table(["method", *(f"k={k}" for k in args.ks), f"k={k0} per fold"], rows))
     return 0
 
 

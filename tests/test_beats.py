@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import biodae
 from biodae._errors import InputError
 from biodae.beats import (
     AAMI_MAP, FEATURE_RR_REPEAT, FEATURES_TEXT, N_RR_FEATURES, N_SHAPE_FEATURES, aami_class, beat_features,
@@ -83,10 +84,43 @@ def test_detected_peaks_match_the_annotations(test_data):
     assert np.all(np.abs(b.sample - np.array(EXCERPT_BEATS)) <= 0.03 * 250)
 
 
+def test_local_peaks_are_wfdbs():
+    """biodae's vectorised find_local_peaks gives wfdb's indices and dtype, ties and short signals included."""
+    from wfdb.processing import find_local_peaks
+
+    from biodae.beats import _local_peaks
+
+    rng = np.random.default_rng(3)
+    for trial in range(240):
+        n, radius = int(rng.integers(3, 2000)), int(rng.integers(1, 40))
+        x = [rng.normal(size=n), np.round(2 * rng.normal(size=n)), np.cumsum(rng.normal(size=n))][trial % 3]
+        want, got = find_local_peaks(x, radius), _local_peaks(x, radius)
+        assert got.dtype == want.dtype and np.array_equal(got, want), (trial, n, radius)
+    for x in (np.ones(50), np.array([0.0, 2.0, 2.0, 2.0, 1.0, 3.0, 3.0])):
+        assert np.array_equal(_local_peaks(x, 2), find_local_peaks(x, 2))
+
+def test_detection_is_xqrs_unchanged(test_data, monkeypatch):
+    """detect_r_peaks lends XQRS the vectorised peak search only for the call: same peaks as wfdb's loop."""
+    from wfdb import processing
+    from wfdb.processing import qrs
+    from biodae.beats import detect_r_peaks
+    sig = biodae.read(test_data / "signals" / "sel100_10s").data[:, 0]
+    fast = detect_r_peaks(sig, sampling_rate=250.0)
+    assert qrs.find_local_peaks is processing.find_local_peaks  # put back
+    calls = []
+
+    def wfdb_loop(s, radius):
+        calls.append(radius)
+        return processing.find_local_peaks(s, radius)
+
+    monkeypatch.setattr(qrs, "find_local_peaks", wfdb_loop)  # not wfdb's own object: detect_r_peaks leaves it
+    slow = detect_r_peaks(sig, sampling_rate=250.0)
+    assert calls and np.array_equal(fast, slow) and len(fast) == len(EXCERPT_BEATS)
+
+
 def test_edf_input_detects_the_same_beats(tmp_path, test_data):
     """An EDF with the excerpt's MLII in uV: same R peaks as the WFDB record, windows in mV."""
     pyedflib = pytest.importorskip("pyedflib")
-    import biodae
 
     sig = biodae.read(test_data / "signals" / "sel100_10s")
     x = sig.data[:, 0] * 1000.0
@@ -172,11 +206,37 @@ def test_stretch_windows_moves_the_waves_about_r():
     assert stretch_windows(W, r_index=r, copies=0).shape == W.shape
 
 
+def test_stretch_windows_edges_dtypes_and_seeds():
+    """Beyond a window's ends the copies hold the end values; float64 stays float64, integers become float32."""
+    n_win, r = 60, 20
+    ramp = np.linspace(-1.0, 2.0, n_win)[None]  # no zeros at the ends: a zero fill would show
+    narrow = stretch_windows(np.repeat(ramp, 50, axis=0), r_index=r, max_stretch=0.4, copies=1, random_state=0)[50:]
+    assert narrow.dtype == np.float64
+    # a factor below 1 reads beyond both ends: the copy is flat there, at the end values (minus its median)
+    f = np.random.default_rng(0).uniform(0.6, 1.4, size=50)
+    i = int(np.argmin(f))
+    assert f[i] < 0.7
+    m = np.median(np.interp(r + (np.arange(n_win) - r) / f[i], np.arange(n_win), ramp[0]))
+    np.testing.assert_allclose(narrow[i, :3], -1.0 - m, atol=1e-12)
+    np.testing.assert_allclose(narrow[i, -3:], 2.0 - m, atol=1e-12)
+    ints = stretch_windows(np.array([[0, 0, 10, 0, 3, 5, 0, 0, 0]], dtype=np.int16), r_index=2, random_state=1)
+    assert ints.dtype == np.float32 and ints.shape == (3, 9) and not np.all(ints[1:] == np.round(ints[1:]))
+    g = stretch_windows(ramp, r_index=r, random_state=np.random.default_rng(5))
+    np.testing.assert_array_equal(g, stretch_windows(ramp, r_index=r, random_state=5))
+    assert stretch_windows(np.zeros((0, n_win), np.float32), r_index=r).shape == (0, n_win)
+
+
 @pytest.mark.parametrize("kwargs, says", [
-    (dict(windows=np.zeros(10), r_index=3), "expected (n_beats, n_window)"),
-    (dict(windows=np.zeros((2, 10)), r_index=10), "not a column"),
-    (dict(windows=np.zeros((2, 10)), r_index=3, max_stretch=1.0), "outside [0, 1)"),
+    (dict(windows=np.zeros(10), r_index=3), "expected numbers, (n_beats, n_window)"),
+    (dict(windows=np.array([["a", "b"]]), r_index=0), "expected numbers"),
+    (dict(windows=np.full((2, 10), np.nan), r_index=3), "20 window samples are NaN or infinite"),
+    (dict(windows=np.zeros((2, 10)), r_index=10), "must be an int in 0..9"),
+    (dict(windows=np.zeros((2, 10)), r_index=2.0), "must be an int in 0..9"),
+    (dict(windows=np.zeros((2, 10)), r_index=True), "must be an int in 0..9"),
+    (dict(windows=np.zeros((2, 10)), r_index=3, max_stretch=1.0), "must be a number in [0, 1)"),
+    (dict(windows=np.zeros((2, 10)), r_index=3, max_stretch="0.3"), "must be a number in [0, 1)"),
     (dict(windows=np.zeros((2, 10)), r_index=3, copies=-1), "whole number"),
+    (dict(windows=np.zeros((2, 10)), r_index=3, copies=True), "whole number"),
 ])
 def test_stretch_windows_errors(kwargs, says):
     with pytest.raises(InputError, match=re.escape(says)):
