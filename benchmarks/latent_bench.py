@@ -129,6 +129,23 @@ def prd_weights(x: np.ndarray) -> np.ndarray:
     return w / w.mean()
 
 
+def stretched_epochs(epochs: int, copies: int) -> int:
+    """Epochs over the windows plus ``copies`` stretched copies of each: about as many steps as ``epochs`` alone."""
+    return max(1, epochs // (1 + copies))
+
+
+def prd_autoencoder(W: np.ndarray, k: int, *, linear_path: bool, weighted: bool, epochs: int, seed: int = SEED,
+                    stretch: tuple[float, int] | None = None, r_index: int | None = None) -> Autoencoder:
+    """An autoencoder of the PRD section, fitted on the beat windows ``W``: plain or with the linear path,
+    weighted by 1 / energy or not, and with ``stretch = (max_stretch, copies)`` on the windows plus their
+    time-stretched copies (``biodae.beats.stretch_windows`` about column ``r_index``, seeded like the fit)."""
+    if stretch is not None:
+        W = stretch_windows(W, r_index=r_index, max_stretch=stretch[0], copies=stretch[1], random_state=seed)
+        epochs = stretched_epochs(epochs, stretch[1])
+    return Autoencoder("undercomplete", k, epochs=epochs, random_state=seed, standardize=False,
+                       linear_path=linear_path, **AE_NET).fit(W, sample_weight=prd_weights(W) if weighted else None)
+
+
 # ----------------------------------------------------------------------------- 4. codes + logistic regression
 
 def lr_eval(Ztr: np.ndarray, ytr: np.ndarray, Zte: np.ndarray) -> np.ndarray:
@@ -514,21 +531,16 @@ def main(argv: list[str] | None = None) -> int:
     pca_full = PCA(min(64, N_WIN), random_state=SEED).fit(Wtr)
     cum = np.cumsum(pca_full.explained_variance_ratio_)
     prd_rows, ae_prd, w_prd, lin_prd, plain_prd, pca_prd = [], [], [], [], [], []
-    energy_w = prd_weights(Wtr)
-    # the headline: the training windows plus time-stretched copies, fewer epochs (as many steps)
-    Str = stretch_windows(Wtr, r_index=beats[recs[0]].r_index, max_stretch=STRETCH, copies=STRETCH_COPIES,
-                          random_state=SEED)
-    str_epochs = max(1, epochs // (1 + STRETCH_COPIES))
-    fits = ((False, Wtr, None, epochs), (True, Wtr, None, epochs), (True, Wtr, energy_w, epochs),
-            (True, Str, prd_weights(Str), str_epochs))
+    str_epochs = stretched_epochs(epochs, STRETCH_COPIES)
+    # the columns' fits, the headline (the training windows plus time-stretched copies) last
+    fits = (dict(linear_path=False, weighted=False), dict(linear_path=True, weighted=False),
+            dict(linear_path=True, weighted=True),
+            dict(linear_path=True, weighted=True, stretch=(STRETCH, STRETCH_COPIES), r_index=beats[recs[0]].r_index))
     for k in ks:
         p = PCA(k, random_state=SEED).fit(Wtr)
         pp = float(np.median(prd(Wte, p.inverse_transform(p.transform(Wte)))))
-        pl, pn, pw, pa = (
-            float(np.median(prd(Wte, Autoencoder("undercomplete", k, epochs=ep, random_state=SEED,
-                                                 standardize=False, linear_path=lin, **AE_NET)
-                                .fit(X_fit, sample_weight=sw).reconstruct(Wte))))
-            for lin, X_fit, sw, ep in fits)
+        pl, pn, pw, pa = (float(np.median(prd(Wte, prd_autoencoder(Wtr, k, epochs=epochs, **f).reconstruct(Wte))))
+                          for f in fits)
         ae_prd.append(pa)
         w_prd.append(pw)
         lin_prd.append(pn)

@@ -27,8 +27,6 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import latent_bench as lb  # noqa: E402
 
-from biodae.beats import stretch_windows  # noqa: E402
-from biodae.latent import Autoencoder  # noqa: E402
 from biodae.latent.train_beats import TEST_RECORDS, VAL_RECORDS, ds1_beats, stack  # noqa: E402
 
 VARIANTS = {"plain": (False, False), "plain, weighted": (False, True), "linear path": (True, False),
@@ -67,14 +65,9 @@ def main(argv: list[str] | None = None) -> int:
             p = PCA(k, random_state=lb.SEED).fit(W)
             prds.setdefault(("PCA", k), []).append(lb.prd(Wh, p.inverse_transform(p.transform(Wh))))
             for name, (lin, weighted, *stretch) in variants.items():
-                X, seed, epochs = W, lb.SEED, EPOCHS
-                if stretch:
-                    m, c, seed = stretch
-                    X = stretch_windows(W, r_index=b0.r_index, max_stretch=m, copies=c, random_state=seed)
-                    epochs = max(1, EPOCHS // (1 + c))
-                ae = Autoencoder("undercomplete", k, epochs=epochs, random_state=seed, standardize=False,
-                                 linear_path=lin, **lb.AE_NET)
-                ae.fit(X, sample_weight=lb.prd_weights(X) if weighted else None)
+                m, c, seed = stretch or (None, None, lb.SEED)
+                ae = lb.prd_autoencoder(W, k, linear_path=lin, weighted=weighted, epochs=EPOCHS, seed=seed,
+                                        stretch=(m, c) if stretch else None, r_index=b0.r_index)
                 prds.setdefault((name, k), []).append(lb.prd(Wh, ae.reconstruct(Wh)))
         print(f"fold {' '.join(fold)} done", flush=True)
     k0 = args.ks[0]
