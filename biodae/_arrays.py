@@ -198,9 +198,54 @@ def zero_filled(x: np.ndarray, axes: Sequence[int] | None = None, *, min_size: i
     if np.count_nonzero(zero) < max(1, min_size):  # too few zeros for any region (a noisy scan's stray zeros)
         return np.zeros_like(zero)
     axes = range(x.ndim) if axes is None else [a % x.ndim for a in axes]
+    if np.count_nonzero(zero) <= zero.size // _SPARSE_ZEROS:
+        return _sparse_zero_regions(zero, axes, min_size)
     structure = np.zeros([3] * x.ndim, dtype=bool)  # neighbours along ``axes`` only
     structure[tuple(slice(None) if a in axes else 1 for a in range(x.ndim))] = True
     labels, _ = ndimage.label(zero, structure=structure)
     big = np.bincount(labels[zero]) >= min_size
     big[0] = False
     return big[labels]
+
+
+#: :func:`zero_filled` links the zeros themselves, not the whole grid, when at most one voxel
+#: in this many is 0 (a noisy scan's stray zeros: 21 in a 256 x 256 x 160 volume take 3 ms
+#: rather than the 0.6 s of labelling every voxel).
+_SPARSE_ZEROS = 256
+
+
+def _sparse_zero_regions(zero: np.ndarray, axes: Sequence[int], min_size: int) -> np.ndarray:
+    """:func:`zero_filled` for few zeros: the same regions, found by linking each zero to its
+    zero neighbours along ``axes`` (connected components of that graph)."""
+    from itertools import product
+
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    if zero.flags.f_contiguous and not zero.flags.c_contiguous:  # NIfTI data: search in memory order
+        return _sparse_zero_regions(zero.T, [zero.ndim - 1 - a for a in axes], min_size).T
+    flat = np.flatnonzero(zero)  # sorted
+    if flat.size == 0:
+        return np.zeros(zero.shape, dtype=bool)
+    coords = np.unravel_index(flat, zero.shape)
+    strides = np.array([int(np.prod(zero.shape[a + 1 :])) for a in range(zero.ndim)])
+    rows, cols = [np.arange(flat.size)], [np.arange(flat.size)]
+    for step in product((-1, 0, 1), repeat=len(axes)):
+        if not any(step):
+            continue
+        inside = np.ones(flat.size, dtype=bool)
+        offset = 0
+        for a, d in zip(axes, step):
+            inside &= (coords[a] + d >= 0) & (coords[a] + d < zero.shape[a])
+            offset += d * int(strides[a])
+        target = flat + offset
+        pos = np.minimum(np.searchsorted(flat, target), flat.size - 1)
+        link = inside & (flat[pos] == target)
+        rows.append(np.flatnonzero(link))
+        cols.append(pos[link])
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    graph = coo_matrix((np.ones(r.size, dtype=np.int8), (r, c)), shape=(flat.size, flat.size))
+    _, label = connected_components(graph, directed=False)
+    out = np.zeros(zero.shape, dtype=bool)
+    out.reshape(-1)[flat[np.bincount(label)[label] >= min_size]] = True
+    return out

@@ -815,18 +815,33 @@ def _subsample(shape: tuple[int, ...]) -> tuple[slice, ...]:
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
     """Holes filled in n-D and, for a volume, in every 2-D slice along each axis (a dark
-    region inside the object that reaches a face of the volume is enclosed in its slices)."""
-    from scipy import ndimage
+    region inside the object that reaches a face of the volume is enclosed in its slices).
 
-    out = ndimage.binary_fill_holes(mask)
+    What ``ndimage.binary_fill_holes`` gives in n-D and slice by slice, from one labelling per
+    axis rather than a flood fill per slice (0.17 s -> 0.04 s on 128 x 128 x 80)."""
+    out = ~_open_background(mask, range(mask.ndim))
     if mask.ndim == 3:
         for ax in range(3):
-            if mask.shape[ax] < 3:
-                continue
-            for i in range(mask.shape[ax]):
-                sl = (slice(None),) * ax + (i,)
-                out[sl] |= ndimage.binary_fill_holes(mask[sl])
+            if mask.shape[ax] >= 3:
+                out |= ~_open_background(mask, [a for a in range(3) if a != ax])
     return out
+
+
+def _open_background(mask: np.ndarray, axes: Sequence[int]) -> np.ndarray:
+    """The voxels outside ``mask`` that reach a face along ``axes`` through such voxels, stepping
+    along ``axes`` only (face neighbours): with one axis left out, slice by slice along it."""
+    from scipy import ndimage
+
+    structure = np.zeros((3,) * mask.ndim, dtype=bool)
+    for a in axes:
+        structure[tuple(slice(None) if b == a else 1 for b in range(mask.ndim))] = True
+    labels, n = ndimage.label(~mask, structure=structure)
+    open_ = np.zeros(n + 1, dtype=bool)
+    for a in axes:
+        open_[labels.take(0, axis=a)] = True
+        open_[labels.take(-1, axis=a)] = True
+    open_[0] = False
+    return open_[labels]
 
 
 def _air_candidates(arr: np.ndarray) -> np.ndarray:
@@ -896,7 +911,8 @@ def _mri_air_noise(arr: np.ndarray) -> tuple[_AirFit | None, str]:
     if sum(n > 1 for n in arr.shape) < 2:
         return None, "not an image"
     where = _subsample(arr.shape)
-    sub = np.where(np.isfinite(arr[where]), arr[where], 0.0)
+    sub = arr[where].astype(np.float64)
+    sub[~np.isfinite(sub)] = 0.0
     air = _air_candidates(sub)
     if np.count_nonzero(air) < max(_MIN_BACKGROUND, _MIN_BACKGROUND_FRACTION * np.count_nonzero(sub > 0)):
         return None, "none around the object"
@@ -928,7 +944,11 @@ def _image_noise(image: Any, like: NoiseEstimate | None) -> NoiseEstimate:
     else:  # the middle frame of a stack
         arr = data[data.shape[0] // 2] if data.ndim >= 3 else data
         part = ", middle frame" if data.ndim >= 3 else ""
-    arr = np.asarray(arr, dtype=np.float64)
+    # float64 only where the arithmetic happens (the air's subsample, the wavelet details): a
+    # float64 copy of a whole volume costs more than the estimate (0.2 s for 256 x 256 x 160)
+    arr = np.asarray(arr)
+    if arr.dtype.kind != "f":
+        arr = arr.astype(np.float64)
     finite = np.isfinite(arr)
     if not finite.any():
         return NoiseEstimate("image", None, None, "no finite voxel: nothing to estimate", "", "none")
@@ -937,7 +957,7 @@ def _image_noise(image: Any, like: NoiseEstimate | None) -> NoiseEstimate:
                              "is too small to estimate noise from", "", "none")
     method, fit, why = (like.method, None, "") if like is not None else (None, None, "")
     if method is None:
-        if mri and float(np.min(arr[finite])) >= 0:
+        if mri and float(np.min(arr, where=finite, initial=np.inf)) >= 0:
             fit, why = _mri_air_noise(arr)
             method = "chi-background" if fit is not None else "rician-wavelet"
         else:
@@ -948,16 +968,16 @@ def _image_noise(image: Any, like: NoiseEstimate | None) -> NoiseEstimate:
             sampled = "" if max(step) == 1 else f", sampled every {' x '.join(map(str, step))} voxels"
             return NoiseEstimate("image", fit.sigma, None, f"non-central chi, N≈{fit.coils:.1f} coils, from "
                                  f"{np.count_nonzero(fit.background):,} air voxels{sampled}{part}", "", method,
-                                 (fit.where, fit.core, float(np.std(arr[fit.where][fit.core]))))
+                                 (fit.where, fit.core, float(np.std(arr[fit.where][fit.core].astype(np.float64)))))
         where, core, spread = like._where  # no fit: the method came from like=
-        values = arr[where][core]
+        values = arr[where][core].astype(np.float64)
         values = values[np.isfinite(values)]
         ratio = float(np.std(values)) / spread if spread > 0 and values.size else math.nan
         return NoiseEstimate("image", like.sigma * ratio, None, f"{like.how}, scaled by the spread of the "
                              "input's air voxels", "", method, like._where)
     if method in ("rician-wavelet", "gaussian-wavelet"):
         skip = "zero" if method == "rician-wavelet" else "flat"
-        detail, keep = _haar_blocks(arr, skip=skip)
+        detail, keep = _haar_blocks(arr.astype(np.float64, copy=False), skip=skip)
         if like is not None:
             keep = like._where
         values = detail[keep]

@@ -25,9 +25,13 @@ def intensity_range(x: np.ndarray, percentiles: Sequence[float] = DEFAULT_PERCEN
     subsampled with a fixed stride ``ceil(size / 2e6)`` over the flattened C-order array,
     so any client can reproduce it. ``hi == lo`` (a constant image) gives ``hi = lo + 1``.
     """
-    v = np.asarray(x).reshape(-1)
+    v = np.asarray(x)
     step = -(-v.size // _MAX_SAMPLE)
-    v = v[::step].astype(np.float64)
+    if v.flags.c_contiguous or step == 1:
+        v = v.reshape(-1)[::step]
+    else:  # the same values, without first copying a Fortran-ordered volume (NIfTI) into C order
+        v = v[np.unravel_index(np.arange(0, v.size, step), v.shape)]
+    v = v.astype(np.float64)
     v = v[np.isfinite(v)]
     if v.size == 0:
         raise InputError("the image holds no finite value", "check the file")

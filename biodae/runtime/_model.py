@@ -240,6 +240,17 @@ class Model:
         per_call = 16384 if self.threads == 1 else 65536
         return max(8, min(64, per_call // max(window, 1)))
 
+    def image_batch_size(self, height: int, width: int) -> int:
+        """Slices or tiles per graph call that :meth:`denoise_image` uses by default: 8 on a GPU;
+        on the CPU about 64k pixels per call (one 256 x 256 slice, 16 of 64 x 64), 1 to 16.
+
+        On the CPU larger calls are slower per pixel, not faster: the activations of a batch
+        of 256 x 256 slices no longer fit the caches (`mri` 1.2.0, 2 threads: 34.5 ms per slice
+        one at a time, 39.5 in batches of 8; `docs/benchmarks/mri_speed.md`)."""
+        if self.device != "cpu":
+            return 8
+        return max(1, min(16, 65536 // max(int(height) * int(width), 1)))
+
     def _check_image_model(self) -> None:
         if self.spatial_dims != 2:
             raise InputError(
@@ -249,7 +260,7 @@ class Model:
 
     def denoise_image(
         self, x: np.ndarray, *, axis: int | None = None, mask: np.ndarray | None = None,
-        batch_size: int = 8, progress: Any = None,
+        batch_size: int | None = None, progress: Any = None,
     ) -> np.ndarray:
         """Denoise a 2D image, a 3D volume slice by slice, or a 4D series volume by volume.
 
@@ -268,8 +279,8 @@ class Model:
         mask : ndarray of bool, optional
             Shape of ``x`` (or of one 3D volume of a 4D series): denoise inside, copy outside.
             NaN and infinite voxels are copied too (the model sees their nearest finite voxel).
-        batch_size : int
-            Slices (or tiles) per graph call.
+        batch_size : int, optional
+            Slices (or tiles) per graph call. Default: :meth:`image_batch_size`.
         progress : callable, optional
             Called with the number of slices just finished.
 
@@ -307,6 +318,8 @@ class Model:
         out = np.empty_like(slices)
         n, h, w = slices.shape
         tile = self.tile or max(h, w)
+        if batch_size is None:
+            batch_size = self.image_batch_size(min(h, tile), min(w, tile))
         if h <= tile and w <= tile:
             for b in range(0, n, batch_size):
                 out[b : b + batch_size] = self.run(slices[b : b + batch_size, None])[:, 0]
@@ -319,8 +332,9 @@ class Model:
                 if progress is not None:
                     progress(1)
         y = out[0] if x.ndim == 2 else np.moveaxis(out, 0, axis)
-        y = y * np.float32(scale) + np.float32(lo)
-        y = np.clip(y, np.float32(np.nanmin(x)), np.float32(np.nanmax(x)))
+        y *= np.float32(scale)  # in place: a volume's worth of memory less to allocate and fault in
+        y += np.float32(lo)
+        np.clip(y, np.float32(np.nanmin(x)), np.float32(np.nanmax(x)), out=y)
         # zero-filled regions (masked or skull-stripped volumes) stay exactly 0: nothing was measured there
         y[zero_filled(x)] = 0
         if mask is not None:

@@ -42,6 +42,10 @@ def test_intensity_range_subsamples_large_volumes_with_a_fixed_stride():
     lo, hi = intensity_range(x)
     ref = np.percentile(x[::3].astype(np.float64), [0.5, 99.5])  # ceil(4000001 / 2e6) = 3
     assert (lo, hi) == pytest.approx(tuple(ref), abs=0)
+    vol = np.random.default_rng(1).random((130, 120, 150)).astype(np.float32)  # stride 2 over the C order
+    ref = tuple(np.percentile(vol.reshape(-1)[::2].astype(np.float64), [0.5, 99.5]))
+    assert intensity_range(vol) == intensity_range(np.asfortranarray(vol)) == pytest.approx(ref, abs=0)
+    assert intensity_range(np.moveaxis(vol, 2, 0)) != ref  # another order is another stride sample
 
 
 @pytest.mark.parametrize("spacing, axis", [((1, 1, 1), 2), ((1, 1, 3), 2), ((4, 1, 1), 0), ((1, 2.2, 2), 1),
@@ -147,6 +151,40 @@ def test_zero_filled_finds_regions_of_exact_zeros_only():
     assert not zero_filled(np.full((3, 3), np.nan)).any()
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_zero_filled_links_few_zeros_as_labelling_the_grid_does(seed):
+    """A noisy scan's few zeros take the sparse path: the same regions as ndimage.label on every voxel."""
+    from scipy import ndimage
+
+    import biodae._arrays as arrays
+
+    rng = np.random.default_rng(seed)
+    shape = [(40, 50, 30), (128, 140), (12, 14, 10, 6), (30, 40, 20)][seed]
+    x = rng.random(shape).astype(np.float32) + 0.1
+    n = x.size // (2 * arrays._SPARSE_ZEROS)  # below the sparse limit, so that path runs
+    for _ in range(n // 8):  # small clusters (some merge, some touch the faces) and single zeros
+        start = [int(rng.integers(0, s)) for s in shape]
+        size = [int(rng.integers(1, 4)) for _ in shape]
+        x[tuple(slice(a, a + b) for a, b in zip(start, size))] = 0
+    x.reshape(-1)[rng.choice(x.size, n // 4, replace=False)] = 0
+    assert 0 < np.count_nonzero(x == 0) <= x.size // arrays._SPARSE_ZEROS
+    regions = 0
+    for axes in (None, (0, 1), (1, 2) if len(shape) > 2 else (1,)):
+        use = range(x.ndim) if axes is None else axes
+        structure = np.zeros([3] * x.ndim, dtype=bool)
+        structure[tuple(slice(None) if a in use else 1 for a in range(x.ndim))] = True
+        labels, _ = ndimage.label(x == 0, structure=structure)
+        for min_size in (1, 2, 9):
+            big = np.bincount(labels.ravel()) >= min_size
+            big[0] = False
+            expected = big[labels]
+            for order in "CF":  # NIfTI volumes come Fortran-ordered
+                got = zero_filled(np.asarray(x, order=order), axes, min_size=min_size)
+                np.testing.assert_array_equal(got, expected, err_msg=f"axes {axes}, min_size {min_size}, {order}")
+            regions += min_size > 1 and expected.any()
+    assert regions  # clusters large enough were there to find
+
+
 def test_a_masked_volume_keeps_its_zero_fill(mri):
     """Skull-stripped or masked data: the exact zeros outside stay exactly 0 (they became small
     positive values before, which breaks ``> 0`` masks downstream)."""
@@ -208,3 +246,12 @@ def test_noise_estimates_before_and_after_use_one_method():
     flat_air[head[..., None].repeat(4, -1) == 0] = 3.0  # a denoiser that flattened the air: no noise left there
     again, flat = _noise_sigmas(img, img.replace(data=flat_air))
     assert again == before and flat == pytest.approx(0.0, abs=1e-9)
+
+
+def test_image_batches_hold_about_one_256_slice_on_the_cpu(mri):
+    """Larger calls are slower per pixel on the CPU (the activations leave the caches): 64k pixels
+    per call, 1 to 16 slices; the output does not depend on the batch."""
+    assert [mri.image_batch_size(n, n) for n in (32, 64, 128, 256, 512)] == [16, 16, 4, 1, 1]
+    assert mri.image_batch_size(100, 300) == 2
+    vol = np.random.default_rng(0).random((40, 48, 6)).astype(np.float32)
+    np.testing.assert_allclose(mri.denoise_image(vol, axis=2), mri.denoise_image(vol, axis=2, batch_size=4), atol=1e-6)
