@@ -357,3 +357,21 @@ def test_an_aborted_file_leaves_no_temporary_files(tmp_path, test_data):
     (out / "p.hea").write_text("finished earlier")      # finished outputs are not temporary
     _batch.remove_partial(task)
     assert sorted(p.name for p in out.iterdir()) == [".q.zz.part", "p.hea"]
+
+
+def test_snr_report_names_only_the_channels_a_step_changed():
+    """The report's SNRs cover the changed channels: a difference in the last sample of a long
+    channel counts, NaN against NaN does not (the block-wise comparison of _clean._snr)."""
+    from biodae._batch._clean import _same_samples, _snr
+
+    rng = np.random.default_rng(0)
+    data = np.cumsum(rng.standard_normal((200_003, 3)), axis=0) * 0.01
+    data[7, 1] = np.nan
+    sig = io.Signal(data=data, sampling_rate=360.0, channel_names=["a", "b", "c"], units=["mV"] * 3)
+    new = data.copy()
+    new[-1, 2] += 1e-9  # only the very last sample of c
+    names, before, after = _snr(sig, sig.replace(data=new))
+    assert names == ["c"] and len(before) == len(after) == 1
+    assert _same_samples(data[:, 1], data[:, 1].copy()) and not _same_samples(data[:, 2], new[:, 2])
+    assert not _same_samples(data[:, 0], data[:-1, 0])
+    assert _snr(sig, sig.replace(data=data.copy())) == ([], [], [])

@@ -99,8 +99,7 @@ def _snr(obj: io.Signal | io.Image, new: io.Signal | io.Image) -> tuple[list[str
 
     if not isinstance(obj, io.Signal) or not isinstance(new, io.Signal) or obj.data.shape != new.data.shape:
         return [], [], []
-    changed = [c for c in range(obj.n_channels)
-               if not np.array_equal(obj.data[:, c], new.data[:, c], equal_nan=True)]
+    changed = [c for c in range(obj.n_channels) if not _same_samples(obj.data[:, c], new.data[:, c])]
     if not changed:
         return [], [], []
     before = estimate_noise(obj, channels=changed)
@@ -111,6 +110,13 @@ def _snr(obj: io.Signal | io.Image, new: io.Signal | io.Image) -> tuple[list[str
                 for e in estimates]
 
     return [obj.channel_names[c] for c in changed], clean(before), clean(after)
+
+
+def _same_samples(a: np.ndarray, b: np.ndarray, block: int = 1 << 16) -> bool:
+    """Whether two channels hold the same samples (NaN equal to NaN), block by block: a changed
+    channel is told at its first block, not after comparing the whole record (24 h: 0.3 s each)."""
+    return a.shape == b.shape and all(np.array_equal(a[i : i + block], b[i : i + block], equal_nan=True)
+                                      for i in range(0, a.size, block))
 
 
 def _write_all(items: list[tuple[Any, Path]], *, force: bool, write_kwargs: dict[str, Any]) -> list[Path]:

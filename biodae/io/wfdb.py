@@ -269,10 +269,10 @@ def _record_class() -> Any:
                 return super().check_sig_cohesion(write_fields, expanded)
             if (self.sig_len, self.n_sig) != self.d_signal.shape:
                 raise ValueError("sig_len and n_sig do not match shape of d_signal")
-            lo, hi = self.d_signal.min(axis=0), self.d_signal.max(axis=0)
-            for ch in range(self.n_sig):
+            for ch in range(self.n_sig):  # column by column: min(axis=0) of (n, 2) is ten times slower
                 dmin, dmax = _digi_bounds(self.fmt[ch])
-                if lo[ch] < dmin or hi[ch] > dmax:
+                column = self.d_signal[:, ch]
+                if column.min() < dmin or column.max() > dmax:
                     raise IndexError(f"Channel {ch} contain values outside allowed range [{dmin}, {dmax}] "
                                      f"for fmt {self.fmt[ch]}")
 
@@ -286,7 +286,7 @@ def _record_class() -> Any:
                 channels = [ch for ch, f in enumerate(self.file_name) if f == fn]
                 whole = channels == list(range(self.d_signal.shape[1]))  # no fancy-index copy
                 digital = self.d_signal if whole else self.d_signal[:, channels]
-                digital.astype("<i2").tofile(os.path.join(write_dir, fn))
+                digital.astype("<i2", copy=False).tofile(os.path.join(write_dir, fn))
 
     return _Record
 
@@ -464,7 +464,8 @@ def _to_physical(digital: np.ndarray, fmt: list, gain: list, baseline: list) -> 
     data /= g
     for i in range(digital.shape[1]):
         invalid = _INVALID.get(str(fmt[i]))
-        if invalid is not None:
+        # the invalid value is the format's most negative: only a column that reaches it can hold one
+        if invalid is not None and digital.shape[0] and digital[:, i].min() <= invalid:
             data[digital[:, i] == invalid, i] = np.nan
     return data
 
@@ -491,7 +492,7 @@ def _frames_to_common_rate(expanded: list[np.ndarray], spf: list[int], rec: Any)
 
 def _checksums(channels: list[np.ndarray]) -> list[int]:
     """WFDB's 16-bit checksum of each channel's digital samples (signed)."""
-    return [(int(np.sum(d)) + 32768) % 65536 - 32768 for d in channels]
+    return [(int(np.sum(d, dtype=np.int64)) + 32768) % 65536 - 32768 for d in channels]
 
 
 def _check_checksums(name: str, channels: list[np.ndarray], checksums: list | None, sig_name: list) -> None:
@@ -778,8 +779,10 @@ def _finite_min_max(x: np.ndarray) -> tuple[float, float] | None:
     return mn, mx
 
 
-def _digital_extent(x: np.ndarray, gain: float, baseline: int) -> tuple[float, float] | None:
-    ext = _finite_min_max(x)
+def _digital_extent(x: np.ndarray | tuple[float, float] | None, gain: float,
+                    baseline: int) -> tuple[float, float] | None:
+    """The digital values the finite extremes of ``x`` (or ``x`` given as ``(min, max)``) take."""
+    ext = x if x is None or isinstance(x, tuple) else _finite_min_max(x)
     if ext is None:
         return None
     return float(np.round(ext[0] * gain + baseline)), float(np.round(ext[1] * gain + baseline))
@@ -815,10 +818,11 @@ def _apply_overflow_policy(data: np.ndarray, plan: dict[str, list], names: list[
                            *, record: str) -> np.ndarray:
     """Choose the final fmt/gain/baseline per channel (in ``plan``) and return the digital samples."""
     _choose_storage(data, plan, names, units, record=record)
-    digital = np.empty(data.shape, dtype=np.int64)
+    # format 16 only (the fast writer of _record_class): int16 samples, a quarter of int64's memory
+    digital = np.empty(data.shape, dtype=np.int16 if set(plan["fmt"]) == {"16"} else np.int64)
     for i in range(data.shape[1]):
-        digital[:, i] = _digitize(data[:, i], plan["fmt"][i], plan["adc_gain"][i], plan["baseline"][i],
-                                  f"record '{record}': channel '{names[i]}'")
+        _digitize(data[:, i], plan["fmt"][i], plan["adc_gain"][i], plan["baseline"][i],
+                  f"record '{record}': channel '{names[i]}'", out=digital[:, i])
     return digital
 
 
@@ -827,6 +831,13 @@ def _choose_storage(data: np.ndarray, plan: dict[str, list], names: list[str], u
     """The overflow policy: the final fmt/gain/baseline per channel, set in ``plan``, for ``data``."""
     n, c = data.shape
     fmt, gain, baseline = plan["fmt"], plan["adc_gain"], plan["baseline"]
+    extremes: dict[int, tuple[float, float] | None] = {}  # each channel's finite min and max, once
+
+    def extent(i: int) -> tuple[float, float] | None:
+        if i not in extremes:
+            extremes[i] = _finite_min_max(data[:, i])
+        return _digital_extent(extremes[i], gain[i], baseline[i])
+
     # Formats wfdb-python cannot write become format 16 (or 24) with the same gain/baseline.
     for i in range(c):
         if fmt[i] not in _WRITABLE:
@@ -849,18 +860,18 @@ def _choose_storage(data: np.ndarray, plan: dict[str, list], names: list[str], u
     # Overflow: widen the file's format to 16 bits keeping gain/baseline, else refit.
     for f in _unique(plan["file_name"]):
         chans = [i for i in range(c) if plan["file_name"][i] == f]
-        over = [i for i in chans if not _fits(_digital_extent(data[:, i], gain[i], baseline[i]), fmt[i])]
+        over = [i for i in chans if not _fits(extent(i), fmt[i])]
         if not over:
             continue
         narrow = [i for i in chans if _BITS[fmt[i]] < 16]
         if narrow:
-            widened = all(_fits(_digital_extent(data[:, i], gain[i], baseline[i]), "16") for i in over)
+            widened = all(_fits(extent(i), "16") for i in over)
             old = sorted({fmt[i] for i in narrow})
             for i in narrow:
                 fmt[i] = "16"
                 plan["adc_res"][i] = 16
             for i in over:
-                ext = _digital_extent(data[:, i], gain[i], baseline[i])
+                ext = extent(i)
                 logger.warning(
                     "record '%s': channel '%s' needs digital values %d..%d at gain %g adu/%s and baseline %d, "
                     "beyond format %s; signal file %s is written in format 16%s",
@@ -868,7 +879,7 @@ def _choose_storage(data: np.ndarray, plan: dict[str, list], names: list[str], u
                     " with the same gain and baseline" if widened else "",
                 )
         for i in chans:
-            ext = _digital_extent(data[:, i], gain[i], baseline[i])
+            ext = extent(i)
             if _fits(ext, fmt[i]):
                 continue
             old_gain, old_base = gain[i], baseline[i]
@@ -890,19 +901,29 @@ def _choose_storage(data: np.ndarray, plan: dict[str, list], names: list[str], u
                 plan["adc_res"][i] = max(plan["adc_res"][i], _BITS[widest])
 
 
-def _digitize(x: np.ndarray, fmt: str, gain: float, baseline: int, what: str) -> np.ndarray:
-    """Digital samples ``round(x * gain + baseline)`` within the format's range; NaN as its invalid value."""
+_DIGITIZE_BLOCK = 1 << 18  # samples per step of _digitize (2 MB of float64)
+
+
+def _digitize(x: np.ndarray, fmt: str, gain: float, baseline: int, what: str,
+              out: np.ndarray | None = None) -> np.ndarray:
+    """Digital samples ``round(x * gain + baseline)`` within the format's range; NaN as its invalid value.
+
+    Into ``out`` (any integer type wide enough for the format; a new int64 array if None),
+    block by block: no float temporary as long as the record (24 h of ECG, seconds saved)."""
     finite = np.isfinite(x)
     whole = bool(finite.all())
     invalid = _INVALID.get(fmt)
     if not whole and invalid is None:
         raise InputError(f"{what} has NaN samples, which format {fmt} cannot store", "fill the missing samples first")
     lo, hi = _valid_range(fmt)
-    y = x * gain if whole else np.where(finite, x, 0.0) * gain  # in place from here: 24 h of ECG, seconds saved
-    y += baseline
-    np.round(y, out=y)
-    np.clip(y, lo, hi, out=y)
-    d = y.astype(np.int64)
+    d = np.empty(x.shape, dtype=np.int64) if out is None else out
+    for a in range(0, x.size, _DIGITIZE_BLOCK):
+        part = x[a : a + _DIGITIZE_BLOCK]
+        y = part * gain if whole else np.where(finite[a : a + _DIGITIZE_BLOCK], part, 0.0) * gain
+        y += baseline
+        np.round(y, out=y)
+        np.clip(y, lo, hi, out=y)
+        d[a : a + _DIGITIZE_BLOCK] = y  # whole numbers within the format's range: exact in any wide enough type
     if not whole:
         d[~finite] = invalid
     return d

@@ -219,18 +219,21 @@ class Model:
                 log.warning("unit %r is not one biodae converts; assuming the model's unit %r", units, self.units)
             else:
                 scale = f
-        y = resample(x * scale, sampling_rate, self.sampling_rate, padtype="constant")
+        y = x * scale if scale != 1.0 else x  # no copy of a long record that needs none (24 h: 250 MB a lead)
+        if self.sampling_rate != sampling_rate:
+            y = resample(y, sampling_rate, self.sampling_rate, padtype="constant")
         window = self.window or y.size
         overlap = min(self.overlap, max(window - 1, 0))
         if batch_size is None:
             batch_size = self.signal_batch_size(window)
         out = overlap_add_1d(self.run, y, window=window, overlap=overlap, batch_size=batch_size, streams=streams,
                              progress=progress)
-        back = resample(out, self.sampling_rate, sampling_rate, padtype="constant")
+        back = out if self.sampling_rate == sampling_rate else resample(out, self.sampling_rate, sampling_rate,
+                                                                         padtype="constant")
         n = x.size
         if back.size < n:  # rational resampling can lose a sample at the end
             back = np.pad(back, (0, n - back.size), mode="edge")
-        return back[:n] / scale
+        return back[:n] / scale if scale != 1.0 else back[:n]
 
     def signal_batch_size(self, window: int) -> int:
         """Windows per graph call that :meth:`denoise_signal` uses by default: 64 on a GPU; on

@@ -99,25 +99,42 @@ def overlap_add_1d(
         out = np.asarray(fn(xp[None, None, :].astype(np.float32)), dtype=np.float64).reshape(window)
         return out[left : left + n]
     pad = min(overlap, n - 1)
-    xp = np.pad(x, (pad, pad), mode="reflect")
-    length = xp.size
+    length = n + 2 * pad  # the signal reflection-padded at both ends (never built: windows are cut from x)
     hop = window - overlap
     starts = _starts(length, window, hop)
     w = taper(window, overlap)
-    acc = np.zeros(length + window)  # room for _add_windows' reshaped views past the end
-    wsum = np.zeros(length + window)
-    _add_windows(wsum, starts, np.broadcast_to(w, (len(starts), window)), hop)
     chunks = [starts[b : b + batch_size] for b in range(0, len(starts), batch_size)]
 
+    def window_at(s: int) -> np.ndarray:
+        if pad <= s and s + window <= pad + n:
+            return x[s - pad : s - pad + window]
+        i = np.abs(np.arange(s - pad, s - pad + window))  # reflect at both ends (pad < n: at most once)
+        return x[np.where(i > n - 1, 2 * (n - 1) - i, i)]
+
     def run(chunk: list[int]) -> np.ndarray:
-        batch = np.stack([xp[s : s + window] for s in chunk]).astype(np.float32)[:, None, :]
+        batch = np.stack([window_at(s) for s in chunk]).astype(np.float32)[:, None, :]
         return np.asarray(fn(batch), dtype=np.float64).reshape(len(chunk), window)
 
-    for chunk, out in zip(chunks, _in_order(run, chunks, streams)):
-        _add_windows(acc, chunk, out * w, hop)
+    # Accumulate chunk by chunk in a buffer from the chunk's first start to its last window's end,
+    # carrying over what the next windows still add to: the same sums in the same order as one
+    # signal-long accumulator (so the same output), without three signal-long float64 arrays.
+    out = np.empty(n)
+    carry_acc = carry_w = np.zeros(0)
+    for c, (chunk, rows) in enumerate(zip(chunks, _in_order(run, chunks, streams))):
+        base, end = chunk[0], chunk[-1] + window
+        acc, wsum = np.zeros(end - base + window), np.zeros(end - base + window)  # room for _add_windows' views
+        acc[: carry_acc.size], wsum[: carry_w.size] = carry_acc, carry_w
+        rel = [s - base for s in chunk]
+        _add_windows(wsum, rel, np.broadcast_to(w, (len(chunk), window)), hop)
+        _add_windows(acc, rel, rows * w, hop)
+        done = chunks[c + 1][0] if c + 1 < len(chunks) else end  # no later window reaches below this
+        lo, hi = max(base, pad), min(done, pad + n)
+        if hi > lo:
+            out[lo - pad : hi - pad] = acc[lo - base : hi - base] / wsum[lo - base : hi - base]
+        carry_acc, carry_w = acc[done - base : end - base], wsum[done - base : end - base]
         if progress is not None:
             progress(len(chunk))
-    return acc[pad : pad + n] / wsum[pad : pad + n]
+    return out
 
 
 def _in_order(fn: Callable[[list[int]], np.ndarray], items: list[list[int]], streams: int) -> Iterator[np.ndarray]:
