@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,12 @@ from .. import io
 from .._errors import InputError
 
 __all__ = ["Denoise", "Filter", "Beats", "BeatTable", "BEATS_SUFFIX"]
+
+log = logging.getLogger("biodae")
+
+#: An image whose estimated noise sigma after denoising is at least this fraction of the one before gets
+#: a warning naming the self-supervised option (issue #20: real scanner noise the blind model leaves).
+LITTLE_REMOVED = 0.8
 
 
 # ----------------------------------------------------------------------------- steps
@@ -73,6 +80,19 @@ class Denoise:
         mask = None if self.mask is None else _mask_for(self.mask, obj)
         out, rep = denoise_image(obj, self.model, axis=self.axis, mask=mask, device=self.device,
                                  threads=self.threads, progress=None, precision=self.precision)
+        before, after = rep["sigma_before"], rep["sigma_after"]
+        if before and after is not None and after >= LITTLE_REMOVED * before:
+            if obj.data.ndim == 4 and obj.data.shape[3] >= 3:
+                how = "--self-supervised patch2self (a 4-D series: noise independent between volumes)"
+            elif obj.data.ndim == 4:
+                how = ("--self-supervised noise2self on each volume of the series, split into 3-D files first "
+                       "(patch2self needs 3 volumes or more; noise2self: minutes on a CPU, needs torch)")
+            else:
+                how = "--self-supervised noise2self (minutes on a CPU; needs torch)"
+            log.warning("%s: %s removed little of the estimated noise (sigma %.4g -> %.4g): the scan is nearly "
+                        "clean, or its noise is unlike the model's training noise (in MRI: spatially correlated "
+                        "or multi-coil, as scanners make it); for the second, adapt to the scan with %s",
+                        obj.source.name if obj.source else "image", rep["model"], before, after, how)
         return image_result(obj, out, rep, mask, self.save_noise)
 
 

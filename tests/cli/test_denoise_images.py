@@ -3,6 +3,7 @@ DICOM/PNG/TIFF in their own format, read back with independent readers."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import nibabel as nib
@@ -199,3 +200,34 @@ def test_a_clean_scan_stays_nearly_unchanged(biodae_data):
     mask = foreground_mask(im.data)
     value = psnr(im.data, out.data, data_range=float(im.data[mask].max()), mask=mask)
     assert value >= 38.0, f"masked PSNR output vs input {value:.2f} dB"
+
+
+def test_a_scan_the_model_leaves_noisy_gets_the_self_supervised_hint(capsys, tmp_path, test_data):
+    """Issue #20: on scanner-like noise (here k-space-apodised, spatially correlated) the blind model removes
+    little; the user is told, with the option that adapts to the scan (noise2self for a volume, patch2self for
+    a series of 3 volumes or more); a scan with the noise it was trained on gets no such hint."""
+    from biodae.noise import mri_coil_noise, rician
+
+    clean = nib.load(test_data / "images" / "mni152_t1_crop.nii.gz")
+    x = np.pad(np.asarray(clean.dataobj, dtype=np.float64), ((16, 16), (16, 16), (0, 0)))  # air around the head
+
+    def correlated(seed):
+        return mri_coil_noise(x, 0.05 * x.max(), rng=seed, coils=1, kspace_filter="hamming",
+                              kspace_axes=(0, 1)).noisy.astype(np.float32)
+
+    def denoise(name, data):
+        nib.save(nib.Nifti1Image(data, clean.affine), tmp_path / name)
+        code, out, err = run(capsys, "denoise", tmp_path / name, "--out-dir", tmp_path / name.split(".")[0])
+        assert code == 0, err
+        before, after = (float(v) for v in re.search(r"noise sigma \(est\.\) (\S+) -> (\S+)\)", out).groups())
+        return before, after, err
+
+    before, after, err = denoise("correlated.nii.gz", correlated(0))
+    assert after >= 0.8 * before
+    assert "removed little of the estimated noise" in err and "--self-supervised noise2self (minutes" in err
+    _, _, err = denoise("series3.nii.gz", np.stack([correlated(s) for s in range(3)], axis=3))
+    assert "--self-supervised patch2self (a 4-D series" in err
+    _, _, err = denoise("series2.nii.gz", np.stack([correlated(s) for s in range(2)], axis=3))
+    assert "noise2self on each volume of the series, split into 3-D files first" in err
+    before, after, err = denoise("white.nii.gz", rician(x, 0.05 * x.max(), rng=0).astype(np.float32))
+    assert after < 0.5 * before and "removed little" not in err
