@@ -81,7 +81,8 @@ class Denoise:
         out, rep = denoise_image(obj, self.model, axis=self.axis, mask=mask, device=self.device,
                                  threads=self.threads, progress=None, precision=self.precision)
         before, after = rep["sigma_before"], rep["sigma_after"]
-        if before and after is not None and after >= LITTLE_REMOVED * before:
+        # with a mask the air the estimate measures is copied unchanged: after == before says nothing then
+        if mask is None and before and after is not None and after >= LITTLE_REMOVED * before:
             if obj.data.ndim == 4 and obj.data.shape[3] >= 3:
                 how = "--self-supervised patch2self (a 4-D series: noise independent between volumes)"
             elif obj.data.ndim == 4:

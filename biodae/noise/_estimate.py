@@ -819,6 +819,8 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
 
     What ``ndimage.binary_fill_holes`` gives in n-D and slice by slice, from one labelling per
     axis rather than a flood fill per slice (0.17 s -> 0.04 s on 128 x 128 x 80)."""
+    if mask.size == 0:
+        return mask.copy()
     out = ~_open_background(mask, range(mask.ndim))
     if mask.ndim == 3:
         for ax in range(3):

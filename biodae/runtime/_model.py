@@ -248,8 +248,8 @@ class Model:
         on the CPU about 64k pixels per call (one 256 x 256 slice, 16 of 64 x 64), 1 to 16.
 
         On the CPU larger calls are slower per pixel, not faster: the activations of a batch
-        of 256 x 256 slices no longer fit the caches (`mri` 1.2.0, 2 threads: 34.5 ms per slice
-        one at a time, 39.5 in batches of 8; `docs/benchmarks/mri_speed.md`)."""
+        of 256 x 256 slices no longer fit the caches (`mri` 1.2.0, 2 threads, AVX-512 CPU:
+        36.6 ms per slice one at a time, 41.1 in batches of 8, `docs/benchmarks/mri_speed.md`)."""
         if self.device != "cpu":
             return 8
         return max(1, min(16, 65536 // max(int(height) * int(width), 1)))

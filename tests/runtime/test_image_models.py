@@ -183,6 +183,7 @@ def test_zero_filled_links_few_zeros_as_labelling_the_grid_does(seed):
                 np.testing.assert_array_equal(got, expected, err_msg=f"axes {axes}, min_size {min_size}, {order}")
             regions += min_size > 1 and expected.any()
     assert regions  # clusters large enough were there to find
+    np.testing.assert_array_equal(zero_filled(x, (0, -len(shape)), min_size=2), zero_filled(x, (0,), min_size=2))
 
 
 def test_a_masked_volume_keeps_its_zero_fill(mri):
