@@ -195,10 +195,11 @@ def zero_filled(x: np.ndarray, axes: Sequence[int] | None = None, *, min_size: i
 
     x = np.asarray(x)
     zero = x == 0  # NaN is not zero
-    if np.count_nonzero(zero) < max(1, min_size):  # too few zeros for any region (a noisy scan's stray zeros)
+    n_zero = np.count_nonzero(zero)
+    if n_zero < max(1, min_size):  # too few zeros for any region (a noisy scan's stray zeros)
         return np.zeros_like(zero)
     axes = range(x.ndim) if axes is None else sorted({a % x.ndim for a in axes})
-    if np.count_nonzero(zero) <= zero.size // _SPARSE_ZEROS:
+    if n_zero <= zero.size // _SPARSE_ZEROS:
         return _sparse_zero_regions(zero, axes, min_size)
     structure = np.zeros([3] * x.ndim, dtype=bool)  # neighbours along ``axes`` only
     structure[tuple(slice(None) if a in axes else 1 for a in range(x.ndim))] = True

@@ -779,10 +779,8 @@ def _finite_min_max(x: np.ndarray) -> tuple[float, float] | None:
     return mn, mx
 
 
-def _digital_extent(x: np.ndarray | tuple[float, float] | None, gain: float,
-                    baseline: int) -> tuple[float, float] | None:
-    """The digital values the finite extremes of ``x`` (or ``x`` given as ``(min, max)``) take."""
-    ext = x if x is None or isinstance(x, tuple) else _finite_min_max(x)
+def _digital_extent(ext: tuple[float, float] | None, gain: float, baseline: int) -> tuple[float, float] | None:
+    """The digital values that a channel's finite extremes ``ext`` (:func:`_finite_min_max`) take."""
     if ext is None:
         return None
     return float(np.round(ext[0] * gain + baseline)), float(np.round(ext[1] * gain + baseline))
