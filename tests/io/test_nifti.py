@@ -370,6 +370,22 @@ def test_truncated_file(tmp_path, suffix):
         _assert_input_error(path, "truncated")
 
 
+def test_a_damaged_gzip_stream_is_refused(tmp_path):
+    """Bytes changed inside a .nii.gz (a bad copy, a failing disk): gzip's CRC says so and nothing is
+    denoised from the damaged voxels (nibabel alone stops before the checksum and reads them)."""
+    vol = np.random.default_rng(0).integers(0, 4000, (96, 96, 64), dtype=np.int16)  # 1.2 MB: past read-ahead
+    path = tmp_path / "damaged.nii.gz"
+    nib.save(nib.Nifti1Image(vol, np.eye(4)), tmp_path / "intact.nii")
+    raw = gzip.compress((tmp_path / "intact.nii").read_bytes(), compresslevel=0)  # stored blocks: bytes are data
+    path.write_bytes(raw)
+    assert np.array_equal(read_nifti(path).data, vol)  # intact: read as usual
+    bad = bytearray(raw)
+    bad[len(bad) // 2] ^= 0x40  # one bit of one voxel
+    path.write_bytes(bytes(bad))
+    assert nib.load(path).get_fdata().shape == vol.shape  # what nibabel alone would hand on
+    _assert_input_error(path, "CRC")
+
+
 def test_wrong_extension(tmp_path):
     path = tmp_path / "scan.img"
     path.write_bytes(MNI.read_bytes())
