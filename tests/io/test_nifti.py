@@ -384,6 +384,10 @@ def test_a_damaged_gzip_stream_is_refused(tmp_path):
     path.write_bytes(bytes(bad))
     assert nib.load(path).get_fdata().shape == vol.shape  # what nibabel alone would hand on
     _assert_input_error(path, "CRC")
+    path.write_bytes(raw + bytes(16))  # zero padding after the stream (a block device's copy): read
+    assert np.array_equal(read_nifti(path).data, vol)
+    path.write_bytes(raw + b"trailing bytes")  # anything else after it: refused, as Python's gzip does
+    _assert_input_error(path, "Not a gzipped file")
 
 
 def test_wrong_extension(tmp_path):
