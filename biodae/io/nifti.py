@@ -169,6 +169,8 @@ def _describe_failure(exc: BaseException) -> str:
         return "not a NIfTI file (unrecognised header)"
     if "Empty file" in text:
         return "empty file"
+    if text.startswith("Not a gzipped file"):
+        return f"{text}: not gzip data where gzip data was expected, or bytes after the end of the gzip stream"
     return text
 
 
@@ -236,6 +238,8 @@ def read_nifti(path: str | os.PathLike) -> Image:
             )
         try:
             data = _voxels(img, path)
+        except DependencyError:
+            raise
         except Exception as exc:
             raise InputError(f"{path.name}: cannot read NIfTI ({_describe_failure(exc)})", _READ_HINT) from exc
     if data.size == 0:
@@ -284,7 +288,10 @@ def _voxels(img: Any, path: Path) -> np.ndarray:
     other than zero padding are refused too, as Python's gzip module does (nibabel never saw them)."""
     if not path.name.lower().endswith(".gz"):
         return np.asarray(img.get_fdata(dtype=np.float32, caching="unchanged"))
-    from isal import igzip
+    try:
+        from isal import igzip
+    except ImportError as exc:  # pragma: no cover - isal is a core dependency
+        raise DependencyError("reading .nii.gz needs python-isal, which is not installed", "pip install isal") from exc
 
     with igzip.open(path, "rb") as f:  # the same header and voxels, read from the isal stream
         same = type(img).from_file_map({"image": _nibabel().FileHolder(fileobj=f)})
