@@ -538,8 +538,8 @@ def main(argv: list[str] | None = None) -> int:
             dict(linear_path=True, weighted=True, stretch=(STRETCH, STRETCH_COPIES), r_index=beats[recs[0]].r_index))
     # other patients besides the test records: the DS2 records of MIT-BIH the QT Database holds (measured, never
     # used to choose anything in this section)
-    ds2_prd_beats = qt_ds2_beats()
-    W2 = stack(ds2_prd_beats, list(ds2_prd_beats))[0][:, :N_WIN] if ds2_prd_beats else None
+    ds2_beats = qt_ds2_beats()  # also the DS2 section's, below
+    W2 = stack(ds2_beats, list(ds2_beats))[0][:, :N_WIN] if ds2_beats else None
     ds2_prd_rows = []
     for k in ks:
         p = PCA(k, random_state=SEED).fit(Wtr)
@@ -599,8 +599,8 @@ def main(argv: list[str] | None = None) -> int:
            "k = 2 / 4 / 8 / 16.", ""]
     if ds2_prd_rows:
         met2 = all(r[-1] == "yes" for r in ds2_prd_rows if int(r[0]) <= 16)
-        md += [f"The same fits on other patients again, the {len(ds2_prd_beats)} MIT-BIH DS2 records of the QT "
-               f"Database ({' '.join('sel' + r for r in ds2_prd_beats)}; {len(W2)} beats, resampled from 250 Hz; "
+        md += [f"The same fits on other patients again, the {len(ds2_beats)} MIT-BIH DS2 records of the QT "
+               f"Database ({' '.join('sel' + r for r in ds2_beats)}; {len(W2)} beats, resampled from 250 Hz; "
                "nothing in this section was chosen on them):", "",
                table(["k", "AE + linear path, weighted, time-stretched, median PRD %",
                       "AE + linear path, weighted, median PRD %", "PCA median PRD %", "time-stretched AE below PCA"],
@@ -726,7 +726,6 @@ def main(argv: list[str] | None = None) -> int:
                table(["model", *CLASS_COLUMNS], sh_cls), ""]
 
     # other patients: the DS2 records of MIT-BIH that the QT Database holds (15-minute excerpts, 250 Hz)
-    ds2_beats = qt_ds2_beats()
     ds2 = list(ds2_beats)
     y_ds2 = np.concatenate([ds2_beats[r].aami for r in ds2])
     ds2_rows, ds2_cls = [], []

@@ -42,7 +42,7 @@ def phases(path: Path, model: str, out: Path) -> dict[str, float]:
     imports already made): read, the graph calls, the rest of the denoising (scaling,
     clipping, zero-filled regions), the noise estimate before and after, write."""
     from biodae import io
-    from biodae._record import _model, _noise_sigmas
+    from biodae._record import _model, _noise_sigmas, image_slicing_axis
 
     t0 = time.perf_counter()
     image = io.read(path)
@@ -61,7 +61,7 @@ def phases(path: Path, model: str, out: Path) -> dict[str, float]:
     m.run = timed_run
     try:
         t2 = time.perf_counter()
-        den = m.denoise_image(image.data, axis=2)
+        den = m.denoise_image(image.data, axis=image_slicing_axis(image, None))  # the axis biodae denoise takes
         t3 = time.perf_counter()
     finally:
         del m.run

@@ -280,6 +280,15 @@ def read_nifti(path: str | os.PathLike) -> Image:
     return Image(data=data, spacing=spacing, format="nifti", modality="mri", meta=meta, source=path)
 
 
+def _igzip(what: str) -> Any:
+    """python-isal's gzip module (ISA-L's deflate and inflate), for ``what`` (reading or writing) .nii.gz."""
+    try:
+        from isal import igzip
+    except ImportError as exc:  # pragma: no cover - isal is a core dependency
+        raise DependencyError(f"{what} .nii.gz needs python-isal, which is not installed", "pip install isal") from exc
+    return igzip
+
+
 def _voxels(img: Any, path: Path) -> np.ndarray:
     """``img``'s voxels as float32 (scaling applied); a ``.gz`` file decompressed by python-isal
     (ISA-L's inflate: 0.08 s against nibabel's 0.16 s through zlib for a 16 MB int16 volume) and read
@@ -288,12 +297,7 @@ def _voxels(img: Any, path: Path) -> np.ndarray:
     other than zero padding are refused too, as Python's gzip module does (nibabel never saw them)."""
     if not path.name.lower().endswith(".gz"):
         return np.asarray(img.get_fdata(dtype=np.float32, caching="unchanged"))
-    try:
-        from isal import igzip
-    except ImportError as exc:  # pragma: no cover - isal is a core dependency
-        raise DependencyError("reading .nii.gz needs python-isal, which is not installed", "pip install isal") from exc
-
-    with igzip.open(path, "rb") as f:  # the same header and voxels, read from the isal stream
+    with _igzip("reading").open(path, "rb") as f:  # the same header and voxels, read from the isal stream
         same = type(img).from_file_map({"image": _nibabel().FileHolder(fileobj=f)})
         data = np.asarray(same.get_fdata(dtype=np.float32, caching="unchanged"))
         f.read()  # the rest (the gzip trailer, or a NIfTI's trailing bytes): the CRC and length are checked
@@ -442,11 +446,6 @@ def _save(img: Any, path: Path) -> None:
     if not path.name.lower().endswith(".gz"):
         img.to_filename(path)
         return
-    try:
-        from isal import igzip
-    except ImportError as exc:  # pragma: no cover - isal is a core dependency
-        raise DependencyError("writing .nii.gz needs python-isal, which is not installed", "pip install isal") from exc
-
-    with open(path, "wb") as raw, igzip.IGzipFile(filename="", mode="wb", compresslevel=1, fileobj=raw,
+    with open(path, "wb") as raw, _igzip("writing").IGzipFile(filename="", mode="wb", compresslevel=1, fileobj=raw,
                                                   mtime=0) as f:
         img.to_file_map(img.make_file_map({"image": f}))
