@@ -133,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
             inference = (f"slices along the coarsest voxel axis (NIfTI) or frame by frame; slices larger than "
                          f"{recipe.inference_window}² in tiles of {recipe.inference_window}, {recipe.inference_overlap} "
                          "pixels overlap, tapered blend (no seams); output clipped to the input's range")
+            if recipe.modality == "mri":
+                inference += ("; in `biodae denoise` / `biodae.denoise_image`, where the air fits the noise of N > 1 "
+                              "coils, the noise floor of N - 1 of them is removed first (`biodae.noise."
+                              "remove_noise_floor`, N and the level estimated from the scan itself)")
             unit = "patches of"
             size = f"{recipe.train_window}x{recipe.train_window} pixels"
         else:

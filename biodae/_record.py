@@ -422,20 +422,31 @@ def denoise_record(
     return obj.replace(data=out), DenoiseReport(models=used, copied=choice.copied)
 
 
-def _noise_sigmas(before: Image, after: Image) -> tuple[float | None, float | None]:
+def _noise_sigmas(before: Image, after: Image, estimate: Any = None) -> tuple[float | None, float | None]:
     """Estimated noise σ of an image before and after denoising: the input's is what
-    ``biodae info`` prints (:func:`biodae.noise.estimate_noise`), the output's is measured
-    by the same method in the same voxels (``like=``), so the two compare."""
+    ``biodae info`` prints (:func:`biodae.noise.estimate_noise`, or ``estimate``, its result
+    already at hand), the output's is measured by the same method in the same voxels
+    (``like=``), so the two compare."""
     from .noise import estimate_noise
 
     try:
-        (est,) = estimate_noise(before)
+        est = estimate if estimate is not None else estimate_noise(before)[0]
         if est.sigma is None:
             return None, None
         (out,) = estimate_noise(after, like=[est])
     except Exception:  # an estimate is informative only; never fail the denoising for it
         return None, None
     return est.sigma, out.sigma
+
+
+def _input_noise(image: Image) -> Any:
+    """:func:`biodae.noise.estimate_noise` of an image, or None where it fails (it is informative only)."""
+    from .noise import estimate_noise
+
+    try:
+        return estimate_noise(image)[0]
+    except Exception:
+        return None
 
 
 def image_slicing_axis(image: Image, axis: int | None) -> int | None:
@@ -469,6 +480,12 @@ def denoise_image(
     multi-page TIFF frame by frame. The output keeps the input's geometry and metadata,
     float32 intensities clipped to the input's range.
 
+    MR images whose air fits the noise of N > 1 coils (root-sum-of-squares, the noise
+    estimate :func:`biodae.noise.estimate_noise` prints) first lose the noise floor of all
+    but one coil (:func:`biodae.noise.remove_noise_floor`, with the level measured in the air
+    and in the object, :func:`biodae.noise.level_in_object`): the Rician-trained model then
+    sees the floor it knows. The report's ``noise_floor`` holds that N (None: not done).
+
     Parameters
     ----------
     image : Image
@@ -486,8 +503,9 @@ def denoise_image(
     Returns
     -------
     (Image, DenoiseReport)
-        The report has ``model``, ``axis``, ``sigma_before``, ``sigma_after`` and
-        ``noise`` (input minus output, float32; 0 where the input is not finite),
+        The report has ``model``, ``axis``, ``sigma_before``, ``sigma_after``,
+        ``noise_floor`` (the N whose floor was removed, or None) and ``noise`` (input minus
+        output, float32; 0 where the input is not finite),
         computed when ``report["noise"]`` is first read.
     """
     _check_precision(precision)
@@ -513,15 +531,45 @@ def denoise_image(
     n_slices = 1 if data.ndim == 2 else data.shape[axis] * (data.shape[3] if data.ndim == 4 else 1)
     from tqdm import tqdm
 
+    est = _input_noise(image)
+    model_in, floor = _without_noise_floor(data, est, m.modality)
     with tqdm(total=n_slices, desc=f"biodae {m.name}", unit="slice", disable=None if progress is None else not progress,
               leave=False) as bar:
-        out = m.denoise_image(data, axis=axis, mask=mask, progress=bar.update)
-    before, after = _noise_sigmas(image, image.replace(data=out))
+        out = m.denoise_image(model_in, axis=axis, mask=mask, progress=bar.update)
+    del model_in
+    if floor is not None and mask is not None:  # outside the mask the input, not its floor-free version
+        np.copyto(out, data, where=~np.broadcast_to(mask if mask.shape == data.shape else mask[..., None], data.shape))
+    before, after = _noise_sigmas(image, image.replace(data=out), est)
 
     def removed() -> np.ndarray:
         with np.errstate(invalid="ignore"):  # inf - inf where the input is infinite: nothing was removed there
             return np.where(np.isfinite(data), data - out, np.float32(0)) if bad else data - out
 
     rep = DenoiseReport(model=m.label, axis=axis, sigma_before=before, sigma_after=after,
-                        lazy={"noise": removed})
+                        noise_floor=floor, lazy={"noise": removed})
     return image.replace(data=out), rep
+
+
+def _without_noise_floor(data: np.ndarray, est: Any, modality: str) -> tuple[np.ndarray, float | None]:
+    """What an MRI model is given: ``data`` with the noise floor of all but one of its coils
+    removed where the air fits a χ of N > 1 coils (:func:`biodae.noise.remove_noise_floor`
+    with the level of :func:`biodae.noise._estimate.noise_floor`), so the Rician-trained
+    model sees the floor it knows; else ``data`` itself. The second item is that N, or None."""
+    from .noise import remove_noise_floor
+    from .noise._estimate import noise_floor
+
+    if modality != "mri" or est is None:
+        return data, None
+    try:
+        found = noise_floor(est, data.shape)
+    except Exception as exc:  # the correction helps; failing to measure it must not stop the denoising
+        log.warning("noise floor not removed: %s", exc)
+        return data, None
+    if found is None:
+        return data, None
+    coils, level, air = found
+    log.info("removing the noise floor of N≈%.1f coils before the model (sigma median %.4g)", coils,
+             float(np.median(level)))
+    if data.ndim == 4:
+        level, air = level[..., None], air[..., None]
+    return remove_noise_floor(data, level, coils, air=air), coils

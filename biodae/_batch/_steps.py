@@ -125,6 +125,8 @@ def image_result(obj: Any, out: Any, rep: Any, mask: Any, save_noise: bool) -> t
     detail = rep["model"] + (f", axis {rep['axis']}" if rep.get("axis") is not None else "")
     if rep["sigma_before"] is not None and rep["sigma_after"] is not None:
         detail += f", noise sigma (est.) {rep['sigma_before']:.4g} -> {rep['sigma_after']:.4g}"
+    if rep.get("noise_floor") is not None:
+        detail += f", noise floor of N≈{rep['noise_floor']:.1f} coils removed first"
     if mask is not None:
         detail += f", inside the mask ({int(mask.sum())} voxels)"
     extras = []

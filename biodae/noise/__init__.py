@@ -54,7 +54,9 @@ from ._mri import (
     MRISigmaEstimate,
     coil_sensitivities,
     estimate_sigma_mri,
+    level_in_object,
     mri_coil_noise,
+    remove_noise_floor,
 )
 from ._nstdb import (
     NSTDB_KINDS,
@@ -119,5 +121,7 @@ __all__ = [
     "ECG_MIN_RATE",
     "RICIAN_SIGMA_METHODS",
     "estimate_sigma_mri",
+    "level_in_object",
+    "remove_noise_floor",
     "MRISigmaEstimate",
 ]

@@ -656,6 +656,8 @@ class NoiseEstimate:
     method: str = "none"
     #: What ``like=`` needs to measure another version of the same data in the same places.
     _where: Any = field(default=None, repr=False, compare=False)
+    #: The χ fit of the air (MRI, ``"chi-background"``): what :func:`noise_floor` needs.
+    _fit: Any = field(default=None, repr=False, compare=False)
 
 
 def estimate_noise(
@@ -902,6 +904,9 @@ class _AirFit(NamedTuple):
     background: np.ndarray  # bool, the shape of the subsample: the voxels σ comes from
     core: np.ndarray  # the same, away from the object: where ``like=`` compares spreads
     where: tuple[slice, ...]  # the subsample
+    sigma_map: np.ndarray  # the local level on the subsample (estimate_sigma_mri's map)
+    air: np.ndarray  # bool, the subsample's voxels outside the object
+    sub: np.ndarray  # the subsample itself (float64)
 
 
 def _mri_air_noise(arr: np.ndarray) -> tuple[_AirFit | None, str]:
@@ -933,7 +938,7 @@ def _mri_air_noise(arr: np.ndarray) -> tuple[_AirFit | None, str]:
     core = bg & ndimage.binary_erosion(air, iterations=_AIR_MARGIN)
     if np.count_nonzero(core) < max(_MIN_BACKGROUND, _CORE_FRACTION * np.count_nonzero(bg)):
         core = bg
-    return _AirFit(fit.sigma, fit.coils, bg, core, where), ""
+    return _AirFit(fit.sigma, fit.coils, bg, core, where, fit.sigma_map, air, sub), ""
 
 
 def _image_noise(image: Any, like: NoiseEstimate | None) -> NoiseEstimate:
@@ -970,7 +975,8 @@ def _image_noise(image: Any, like: NoiseEstimate | None) -> NoiseEstimate:
             sampled = "" if max(step) == 1 else f", sampled every {' x '.join(map(str, step))} voxels"
             return NoiseEstimate("image", fit.sigma, None, f"non-central chi, N≈{fit.coils:.1f} coils, from "
                                  f"{np.count_nonzero(fit.background):,} air voxels{sampled}{part}", "", method,
-                                 (fit.where, fit.core, float(np.std(arr[fit.where][fit.core].astype(np.float64)))))
+                                 (fit.where, fit.core, float(np.std(arr[fit.where][fit.core].astype(np.float64)))),
+                                 fit)
         where, core, spread = like._where  # no fit: the method came from like=
         values = arr[where][core].astype(np.float64)
         values = values[np.isfinite(values)]
@@ -992,3 +998,35 @@ def _image_noise(image: Any, like: NoiseEstimate | None) -> NoiseEstimate:
             how = f"Gaussian, wavelet MAD outside flat regions{part}"
         return NoiseEstimate("image", sigma, None, how, "", method, keep)
     return NoiseEstimate("image", None, None, "nothing to estimate", "", "none")
+
+
+#: Below this N the noise floor of the other coils is too small to remove (2(N - 1)σ² < 0.1σ²).
+_FLOOR_MIN_COILS = 1.05
+
+
+def noise_floor(estimate: NoiseEstimate, shape: Sequence[int]) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """``(N, level, air)`` for :func:`biodae.noise.remove_noise_floor` on an MR image of ``shape``
+    (a 3-D volume, or a 4-D series whose first volume ``estimate`` measured), or None when
+    there is nothing to remove: no χ fit of the air, or N below 1.05.
+
+    The level is :func:`biodae.noise.level_in_object` on the estimate's subsample (the air's
+    map, and the level measured in the object's bright tissue where it is higher), brought
+    to the full grid by linear interpolation (it is smooth); float32, the shape of one volume.
+    ``air`` is the subsample's air (outside the object), brought to the full grid by nearest
+    neighbour.
+    """
+    from scipy import ndimage
+
+    from ._mri import level_in_object
+
+    fit = estimate._fit
+    if fit is None or fit.coils < _FLOOR_MIN_COILS:
+        return None
+    level = level_in_object(fit.sub, fit.sigma_map, fit.air)
+    full = tuple(int(n) for n in shape[:3]) if len(shape) == 4 else tuple(int(n) for n in shape)
+    air = fit.air
+    if level.shape != full:
+        zoom = [n / m for n, m in zip(full, level.shape)]
+        level = ndimage.zoom(level, zoom, order=1, mode="nearest", grid_mode=True)
+        air = ndimage.zoom(air, zoom, order=0, mode="nearest", grid_mode=True)
+    return float(fit.coils), level.astype(np.float32), air

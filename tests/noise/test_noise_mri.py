@@ -509,3 +509,64 @@ def test_estimate_sigma_mri_on_test_piesno(biodae_data):
     free = estimate_sigma_mri(data)
     assert 2.0 < free.coils < 8.0
     assert free.sigma**2 * free.coils == pytest.approx(reference**2 * 8, rel=0.2)
+
+
+def test_remove_noise_floor_leaves_the_second_moment_of_rician_noise():
+    """E[M²] = A² + 2Nσ² for N coils; after removing the floor of N - 1 of them, A² + 2σ²."""
+    from biodae.noise import remove_noise_floor
+
+    a, sigma = 50.0, 5.0
+    res = mri_coil_noise(np.full((256, 256), a), sigma, sensitivities=_uniform_coils(8, (256, 256)), rng=3)
+    m2 = float(np.mean(res.noisy.astype(np.float64) ** 2))
+    assert m2 == pytest.approx(a**2 + 2 * 8 * sigma**2, rel=0.01)
+    before = res.noisy.copy()
+    out = remove_noise_floor(res.noisy, sigma, 8)
+    np.testing.assert_array_equal(res.noisy, before)  # the input is not modified
+    assert out.dtype == np.float32 and out.shape == before.shape
+    assert float(np.mean(out.astype(np.float64) ** 2)) == pytest.approx(a**2 + 2 * sigma**2, rel=0.01)
+    one = remove_noise_floor(res.noisy, sigma, 1)
+    np.testing.assert_array_equal(one, res.noisy.astype(np.float32))
+    assert one is not res.noisy
+    air = remove_noise_floor(np.zeros((4, 4)) + 1.0, 5.0, 8)
+    assert np.all(air == 0)  # below the floor: 0, never NaN
+    with pytest.raises(InputError, match="coils"):
+        remove_noise_floor(res.noisy, sigma, 0.5)
+
+
+def test_level_in_object_sees_the_level_rise_towards_the_centre():
+    """An intensity-normalised RSS of 8 coils has its highest noise in the middle, where the air
+    cannot show it: the map measured in the object is near the truth there, the air's is low."""
+    from biodae.noise import level_in_object
+    from biodae.noise._estimate import _air_candidates
+
+    clean = _phantom(256)
+    res = mri_coil_noise(clean, 2.0, coils=8, rng=5)
+    air = _air_candidates(res.noisy.astype(np.float64))
+    est = estimate_sigma_mri(res.noisy, mask=air)
+    level = level_in_object(res.noisy, est.sigma_map, air)
+    bright = clean > 90  # tissue well above the noise
+    truth = res.sigma_map[bright]
+    air_ratio = float(np.median(est.sigma_map[bright] / truth))
+    ratio = float(np.median(level[bright] / truth))
+    assert air_ratio < 0.85  # the air's map misses the rise
+    assert abs(ratio - 1.0) < 0.1 and abs(ratio - 1.0) < abs(air_ratio - 1.0)
+    assert np.all(level >= est.sigma_map - 1e-12)
+    np.testing.assert_array_equal(level[air], est.sigma_map[air])
+    with pytest.raises(InputError, match="one shape"):
+        level_in_object(res.noisy, est.sigma_map[:10], air)
+
+
+def test_remove_noise_floor_turns_the_air_into_rayleigh_noise():
+    """Given the air, its χ with 16 degrees of freedom is mapped quantile for quantile to the
+    Rayleigh distribution of the same σ (Rician air), not to half zeros and half spikes."""
+    from biodae.noise import remove_noise_floor
+
+    sigma = 5.0
+    res = mri_coil_noise(np.zeros((256, 256)), sigma, sensitivities=_uniform_coils(8, (256, 256)), rng=4)
+    air = np.ones(res.noisy.shape, bool)
+    out = remove_noise_floor(res.noisy, sigma, 8, air=air)
+    ks = stats.kstest(out.ravel() / sigma, stats.rayleigh.cdf)
+    assert ks.statistic < 0.01
+    bare = remove_noise_floor(res.noisy, sigma, 8)
+    assert np.mean(bare == 0) > 0.3  # what the subtraction alone leaves in the air
+    assert np.mean(out == 0) < 1e-3
