@@ -124,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
                     "`biodae train ... --export` does this): identical on the zero-mean windows it was trained on, "
                     "and a record's DC offset is removed rather than fed to the network."
                     if recipe.export_config else "")
+        if not getattr(recipe, "restore_best", True):
+            exported += ("\n\nThe exported weights are those of the last epoch, not of the best validation epoch "
+                         "(`restore_best=False` in the recipe): the validation images are real scans with noise of "
+                         "their own in their targets, a poor judge of how much noise a model should remove.")
         cites = "\n".join(f"- {c}" for c in CITATIONS[base] + ([] if image else [PHYSIONET]))
         if image:
             io_row = ("float32 `[batch, 1, height, width]`, any size; intensities scaled by the caller to the "
@@ -136,7 +140,11 @@ def main(argv: list[str] | None = None) -> int:
             if recipe.modality == "mri":
                 inference += ("; in `biodae denoise` / `biodae.denoise_image`, where the air fits the noise of N > 1 "
                               "coils, the noise floor of N - 1 of them is removed first (`biodae.noise."
-                              "remove_noise_floor`, N and the level estimated from the scan itself)")
+                              "remove_noise_floor`, N and the level estimated from the scan itself; "
+                              "`--keep-noise-floor` turns it off). Where the tissue's signal is near or below the "
+                              "floor, as in DIPY's low-SNR `test_piesno`, that leaves dark speckle in the tissue, "
+                              "and the removed image shows the anatomy's dark parts (`docs/benchmarks/mri.md`, "
+                              "real noise figure)")
             unit = "patches of"
             size = f"{recipe.train_window}x{recipe.train_window} pixels"
         else:

@@ -438,15 +438,14 @@ def _real_noise_figure(model, data_dir, path: Path) -> None:
     import matplotlib.pyplot as plt
     from dipy.denoise.nlmeans import nlmeans
 
-    from biodae import io
+    from biodae import denoise_image, io
     from biodae.datasets._paths import data_root
     from biodae.noise import estimate_sigma_rician
-    from biodae._arrays import slice_axis
 
     im = io.read(data_root(data_dir, "mri", "the mri/ folder") / "dipy" / "test_piesno.nii.gz")
     vol = np.asarray(im.data, dtype=np.float32)
-    axis = slice_axis(im.spacing, vol.shape)
-    ours = model.denoise_image(vol, axis=axis)
+    out, rep = denoise_image(im, model)  # as biodae denoise: the 8 coils' noise floor removed first
+    ours, axis = np.asarray(out.data, dtype=np.float32), rep["axis"]
     sigma = estimate_sigma_rician(vol)
     nlm = np.asarray(nlmeans(vol.astype(np.float64), sigma=sigma, rician=True), dtype=np.float32)
     k = vol.shape[axis] // 2

@@ -472,6 +472,7 @@ def image_slicing_axis(image: Image, axis: int | None) -> int | None:
 def denoise_image(
     image: Image, model: Any = None, *, axis: int | None = None, mask: np.ndarray | None = None,
     device: str = "cpu", threads: int | None = None, progress: bool | None = False, precision: str = "fp32",
+    noise_floor: bool = True,
 ) -> tuple[Image, DenoiseReport]:
     """Denoise an :class:`~biodae.io.Image` (2D, 3D or 4D) with an image model.
 
@@ -499,6 +500,9 @@ def denoise_image(
         A progress bar over slices (None: only on a terminal).
     precision : {"fp32", "int8", "auto"}, default "fp32"
         As in :func:`denoise`.
+    noise_floor : bool, default True
+        Remove the noise floor of N > 1 coils before the model (MRI; see above). False: the
+        model sees the magnitude as it is (``biodae denoise --keep-noise-floor``).
 
     Returns
     -------
@@ -532,7 +536,7 @@ def denoise_image(
     from tqdm import tqdm
 
     est = _input_noise(image)
-    model_in, floor = _without_noise_floor(data, est, m.modality)
+    model_in, floor = _without_noise_floor(data, est, m.modality) if noise_floor else (data, None)
     with tqdm(total=n_slices, desc=f"biodae {m.name}", unit="slice", disable=None if progress is None else not progress,
               leave=False) as bar:
         out = m.denoise_image(model_in, axis=axis, mask=mask, progress=bar.update)

@@ -51,6 +51,8 @@ class Denoise:
     mask: str | None = None
     save_noise: bool = False
     precision: str = "fp32"
+    #: images only: remove the noise floor of N > 1 coils before an MRI model (:func:`biodae.denoise_image`)
+    noise_floor: bool = True
 
     def __call__(self, obj: io.Signal | io.Image) -> tuple:
         from .._record import denoise_record, note_provenance
@@ -79,7 +81,8 @@ class Denoise:
                              "use save_noise=True with NIfTI inputs")
         mask = None if self.mask is None else _mask_for(self.mask, obj)
         out, rep = denoise_image(obj, self.model, axis=self.axis, mask=mask, device=self.device,
-                                 threads=self.threads, progress=None, precision=self.precision)
+                                 threads=self.threads, progress=None, precision=self.precision,
+                                 noise_floor=self.noise_floor)
         before, after = rep["sigma_before"], rep["sigma_after"]
         # with a mask the air the estimate measures is copied unchanged: after == before says nothing then
         if mask is None and before and after is not None and after >= LITTLE_REMOVED * before:

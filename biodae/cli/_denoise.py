@@ -40,6 +40,11 @@ def add_parser(sub) -> None:
                    help="slice NIfTI volumes along this axis (default: the axis with the coarsest voxel size)")
     g.add_argument("--mask", metavar="FILE",
                    help="a NIfTI mask on the scan's voxel grid: denoise inside (non-zero), copy the input outside")
+    g.add_argument("--keep-noise-floor", action="store_true",
+                   help="MRI: give the model the magnitude as it is; by default, where the scan's air fits the noise "
+                        "of N > 1 receive coils (root-sum-of-squares), the noise floor of N - 1 of them is removed "
+                        "first (N and the level estimated from the scan), which brightens less in dark tissue but can "
+                        "leave dark speckle where the tissue's signal is below the floor")
     g.add_argument("--save-noise", action="store_true",
                    help="also write the removed component (input minus output) as NAME_noise.nii.gz, float32")
     g.add_argument("--self-supervised", choices=["noise2self", "patch2self"], metavar="METHOD",
@@ -74,7 +79,7 @@ def run(args) -> int:
     extra = ("_noise",) if args.save_noise else ()
     check_plot(args, tag="_denoised", extra_suffixes=extra)
     step = Denoise(model, device=args.device, threads=args.threads, axis=args.axis, mask=mask,
-                   save_noise=args.save_noise, precision=args.precision)
+                   save_noise=args.save_noise, precision=args.precision, noise_floor=not args.keep_noise_floor)
     if args.self_supervised or args.blind_spot is not None or args.adapt_steps != 300:
         step = _self_supervised(args, model, mask)
     others = [p for p in (mask, model) if p is not None and Path(p).is_file()]  # no output may land on these either
@@ -89,6 +94,9 @@ def _self_supervised(args, model: str | None, mask: str | None):
     if not args.self_supervised:
         raise InputError("--blind-spot and --adapt-steps apply to --self-supervised noise2self",
                          "add --self-supervised noise2self")
+    if getattr(args, "keep_noise_floor", False):
+        raise InputError("--keep-noise-floor applies to the shipped models' path; --self-supervised never removes "
+                         "the noise floor", "leave out --keep-noise-floor")
     if args.self_supervised != "noise2self" and (args.blind_spot is not None or args.adapt_steps != 300):
         raise InputError("--blind-spot and --adapt-steps apply to noise2self, not patch2self",
                          "leave them out")

@@ -173,6 +173,10 @@ def dead_leaves(rng: np.random.Generator, size: int, *, r_min: float = 2.0,
     return np.clip(out, 0.0, 1.0)
 
 
+#: Where a training patch counts as air for the noise floor's Rayleigh mapping: under this fraction of its maximum.
+_FLOOR_AIR = 0.02
+
+
 class ScannerNoise:
     """Random magnitude-MR noise as scanners make it, for training patches.
 
@@ -193,6 +197,12 @@ class ScannerNoise:
       varying as a coil array's in half of the draws, then the magnitude: Rician (N = 1),
       spatially correlated, the clean patch itself as the target.
 
+    With ``floor=True`` the multi-coil root-sum-of-squares draws (``"rss"``, ``"correlated"``)
+    lose the noise floor of all but one coil, with their true level and N
+    (:func:`biodae.noise.remove_noise_floor`; the air: the clean patch under 2 % of its
+    maximum), as :func:`biodae.denoise_image` does before the model with estimated ones:
+    the model learns what it will be given.
+
     The coil sensitivities are those of :func:`biodae.noise.coil_sensitivities` over a
     ``fov`` x ``fov`` field of view, cropped at a random place and turned by a random
     multiple of 90 degrees, so the noise level varies across a patch as it does across a
@@ -205,11 +215,12 @@ class ScannerNoise:
     KINDS = ("rician", "rss", "sense", "correlated", "correlated_rician")
 
     def __init__(self, *, weights: tuple[float, ...] = (0.25, 0.25, 0.1, 0.4, 0.0),
-                 coils: tuple[int, ...] = (4, 8, 12, 16, 24), fov: int = 256) -> None:
+                 coils: tuple[int, ...] = (4, 8, 12, 16, 24), fov: int = 256, floor: bool = False) -> None:
         w = np.asarray(weights, dtype=np.float64)
         if w.shape != (len(self.KINDS),) or np.any(w < 0) or w.sum() <= 0:
             raise ValueError(f"weights must be {len(self.KINDS)} non-negative numbers for {self.KINDS}, got {weights!r}")
         self.weights, self.coils, self.fov = w / w.sum(), tuple(int(c) for c in coils), int(fov)
+        self.floor = bool(floor)
         self._maps: dict[int, np.ndarray] = {}
 
     def _sensitivities(self, coils: int, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
@@ -238,7 +249,12 @@ class ScannerNoise:
             k = self._kspace(rng)
             kw = {"kspace_filter": k["kind"], "partial_fourier": k["partial"], "zero_fill": k["zero_fill"]}
         res = noise.mri_coil_noise(clean, sigma / level, rng=rng, sensitivities=sens, **kw)
-        return self._offset(res.noisy, np.clip(res.clean, 0.0, None), sigma, res.coils_effective, rng)
+        target = np.clip(res.clean, 0.0, None)
+        if self.floor and res.coils_effective > 1.0:  # what biodae.denoise_image gives the model
+            air = target < _FLOOR_AIR * max(float(target.max()), 1e-12)
+            floorless = noise.remove_noise_floor(res.noisy, res.sigma_map, res.coils_effective, air=air)
+            return self._offset(floorless.astype(np.float64), target, sigma, 1.0, rng)
+        return self._offset(res.noisy, target, sigma, res.coils_effective, rng)
 
     def _kspace(self, rng: np.random.Generator) -> dict:
         kw = {"kind": str(rng.choice(["hamming", "hann", "tukey"])), "zero_fill": 1, "partial": None}

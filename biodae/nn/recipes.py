@@ -154,6 +154,9 @@ class Recipe:
     #: ``init_from`` plus "weight" (the teacher's share of the target, 1: the teacher alone); ``biodae train
     #: --teacher FILE.onnx`` passes the file, checked against the digest. Validation stays on clean targets.
     teacher: dict[str, Any] = field(default_factory=dict)
+    #: export the weights of the best validation epoch (True) or of the last one (False: when the validation
+    #: set cannot judge, e.g. real scans whose own noise is in their "clean" targets)
+    restore_best: bool = True
 
     def data(self, data_dir: str | os.PathLike | None) -> tuple[Any, Any]:
         return _DATA[self.name](self, data_dir)
@@ -458,6 +461,36 @@ _add(
         licence=_IMAGE_LICENCE,
         options=_mri_options(),
         **{**_IMG_TILE, "patience": 36},  # the whole cosine schedule: its last epochs are its best
+    ),
+    _image_data,
+)
+_MRI_FLOOR_NOISE = (
+    "as mri-correlated's (white Rician, SENSE-like, k-space-filtered correlated Rician), plus root-sum-of-squares "
+    "of 4-24 coils, white and k-space-apodised, with the noise floor of all but one coil removed with the true "
+    "level and N, as `biodae denoise` does with estimated ones (`biodae.datasets.ScannerNoise`, weights "
+    "[0.3, 0.15, 0.1, 0.25, 0.2], floor=True)")
+
+_add(
+    replace(
+        RECIPES["mri"],
+        name="mri-floor",
+        epochs=16,
+        version="0.1.0",
+        lr=3e-4,
+        patience=16,
+        restore_best=False,
+        description=("Experimental, not shipped: mri 1.2.0 fine-tuned on single-channel scanner noise and on "
+                     "multi-coil root-sum-of-squares patches whose noise floor was removed, as `biodae denoise` "
+                     "gives them to the model (issue #20). Better than 1.2.0 on simulated correlated noise, but it "
+                     "erased moderately dark uniform tissue on real scans (models/mri.md, 'Tried and not shipped')."),
+        noise_model=_MRI_FLOOR_NOISE,
+        intended_use="Research on multi-coil MR noise; not a shipped model.",
+        limits="See models/mri.md, 'Tried and not shipped'.",
+        options={**_mri_options("mri_scanner"),
+                 "scanner": {"weights": [0.3, 0.15, 0.1, 0.25, 0.2], "floor": True}},
+        init_from={"model": "mri 1.2.0", "file": "mri-1.2.0.onnx",
+                   "get": "git show d2aadf3:models/mri.onnx > mri-1.2.0.onnx",
+                   "weights_sha256": "cd75c3f76bda8ddf44b896a940a8a0b9199112c9b7cd99c027f42a02a620cb83"},
     ),
     _image_data,
 )
@@ -826,7 +859,7 @@ def train_recipe(
     result = fit(
         model, train, val, loss=recipe.loss, epochs=epochs or recipe.epochs, batch_size=recipe.batch_size,
         lr=recipe.lr, lr_schedule=recipe.lr_schedule, seed=recipe.seed, patience=recipe.patience,
-        checkpoint_dir=out, device=device,
+        checkpoint_dir=out, device=device, restore_best=recipe.restore_best,
         progress=progress, log=log,
     )
     path = None

@@ -237,3 +237,30 @@ def test_a_scan_the_model_leaves_noisy_gets_the_self_supervised_hint(capsys, tmp
     code, out, err = run(capsys, "denoise", tmp_path / "correlated.nii.gz", "--mask", tmp_path / "head.nii.gz",
                          "--out-dir", tmp_path / "masked")
     assert code == 0 and "inside the mask" in out and "removed little" not in err, err
+
+
+def test_an_8_coil_scan_loses_its_noise_floor_unless_kept(capsys, tmp_path):
+    """biodae denoise removes the noise floor of an 8-coil root-sum-of-squares NIfTI before the model
+    and says so; --keep-noise-floor gives the model the magnitude as it is (the floor stays: brighter
+    tissue); with --self-supervised the flag is refused."""
+    from biodae import noise
+
+    yy, xx = np.mgrid[:96, :96]
+    head = np.where((yy - 48) ** 2 + (xx - 48) ** 2 < 32**2, 600.0, 0.0)
+    head[(yy - 40) ** 2 + (xx - 45) ** 2 < 10**2] = 300.0
+    vol = np.stack([noise.mri_coil_noise(head, 30.0, coils=8, rng=s).noisy for s in range(4)], axis=-1)
+    src = tmp_path / "coils8.nii.gz"
+    nib.save(nib.Nifti1Image(vol.astype(np.float32), np.diag([1.0, 1.0, 3.0, 1.0])), src)
+    assert main(["denoise", str(src), "--out-dir", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"noise floor of N≈[0-9.]+ coils removed first", out), out
+    assert main(["denoise", str(src), "--out-dir", str(tmp_path / "b"), "--keep-noise-floor"]) == 0
+    assert "noise floor" not in capsys.readouterr().out
+    a = np.asarray(nib.load(tmp_path / "a" / "coils8.nii.gz").dataobj)
+    b = np.asarray(nib.load(tmp_path / "b" / "coils8.nii.gz").dataobj)
+    inside = np.broadcast_to((head == 600.0)[..., None], a.shape)
+    truth = 600.0
+    assert abs(float(np.mean(a[inside])) - truth) < abs(float(np.mean(b[inside])) - truth)
+    assert main(["denoise", str(src), "--out-dir", str(tmp_path / "c"), "--keep-noise-floor",
+                 "--self-supervised", "noise2self"]) != 0
+    assert "--keep-noise-floor" in capsys.readouterr().err

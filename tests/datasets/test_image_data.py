@@ -151,6 +151,29 @@ def test_scanner_noise_shifts_both_images_as_inference_scaling_does():
     assert all(np.array_equal(x, y) for x, y in zip(a, b))  # same seed, same draw
 
 
+def test_scanner_noise_with_floor_gives_what_denoise_image_gives_the_model():
+    """floor=True: a 16-coil root-sum-of-squares patch loses the floor of 15 coils (tissue's mean back
+    at the clean value, not 15 coils' noise power above it) and its air becomes Rayleigh (Rician air),
+    shifted by a quantile of the Rayleigh distribution, not of the 16-coil χ."""
+    from biodae.datasets import ScannerNoise
+
+    yy, xx = np.mgrid[:64, :64]
+    clean = np.where((yy - 32) ** 2 + (xx - 20) ** 2 < 18**2, 0.5, 0.0)
+    tissue, air = clean > 0, (yy - 32) ** 2 + (xx - 20) ** 2 > 22**2
+    bias, bare, air_mean = [], [], []
+    for seed in range(8):
+        noisy, target = ScannerNoise(weights=(0, 1, 0, 0, 0), coils=(16,), floor=True)(
+            clean, 0.05, np.random.default_rng(seed))
+        raw, raw_target = ScannerNoise(weights=(0, 1, 0, 0, 0), coils=(16,))(clean, 0.05, np.random.default_rng(seed))
+        bias.append(np.mean((noisy - target)[tissue]))
+        bare.append(np.mean((raw - raw_target)[tissue]))
+        air_mean.append(np.mean((noisy - target)[air]))
+    assert abs(np.mean(bias)) < 0.01 < np.mean(bare)  # 16 coils' floor: about 0.07 above the tissue's 0.5
+    # Rayleigh air of sigma about 0.05 (the median level; it varies with the coils): mean about 0.063, minus a
+    # 0.1-5 % quantile (0.002-0.016); 0.065 when written. The 16-coil chi air itself: about 5.6 sigma = 0.28
+    assert 0.04 < np.mean(air_mean) < 0.08
+
+
 def test_scanner_noise_refuses_bad_weights():
     from biodae.datasets import ScannerNoise
 
