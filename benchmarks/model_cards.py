@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                     "`biodae train ... --export` does this): identical on the zero-mean windows it was trained on, "
                     "and a record's DC offset is removed rather than fed to the network."
                     if recipe.export_config else "")
-        if not getattr(recipe, "restore_best", True):
+        if not recipe.restore_best:
             exported += ("\n\nThe exported weights are those of the last epoch, not of the best validation epoch "
                          "(`restore_best=False` in the recipe): the validation images are real scans with noise of "
                          "their own in their targets, a poor judge of how much noise a model should remove.")

@@ -572,8 +572,7 @@ def _without_noise_floor(data: np.ndarray, est: Any, modality: str) -> tuple[np.
     if found is None:
         return data, None
     coils, level, air = found
-    log.info("removing the noise floor of N≈%.1f coils before the model (sigma median %.4g)", coils,
-             float(np.median(level)))
+    log.info("removing the noise floor of N≈%.1f coils before the model (sigma %.4g in the air)", coils, est.sigma)
     if data.ndim == 4:
         level, air = level[..., None], air[..., None]
     return remove_noise_floor(data, level, coils, air=air), coils

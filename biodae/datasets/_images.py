@@ -200,8 +200,8 @@ class ScannerNoise:
     With ``floor=True`` the multi-coil root-sum-of-squares draws (``"rss"``, ``"correlated"``)
     lose the noise floor of all but one coil, with their true level and N
     (:func:`biodae.noise.remove_noise_floor`; the air: the clean patch under 2 % of its
-    maximum), as :func:`biodae.denoise_image` does before the model with estimated ones:
-    the model learns what it will be given.
+    maximum, an approximation: at inference the air is what lies outside the object grown by
+    2 voxels), as :func:`biodae.denoise_image` does before the model with estimated ones.
 
     The coil sensitivities are those of :func:`biodae.noise.coil_sensitivities` over a
     ``fov`` x ``fov`` field of view, cropped at a random place and turned by a random

@@ -33,6 +33,7 @@ from numpy.typing import ArrayLike
 
 from .._errors import InputError
 from ._common import RNGLike, as_finite_array, as_generator, check_choice, float_dtype
+from ._estimate import _MAD_TO_SIGMA
 
 __all__ = [
     "MRI_COMBINES",
@@ -1107,9 +1108,10 @@ def level_in_object(image: ArrayLike, sigma_map: ArrayLike, air: ArrayLike, *, b
     details; two voxels apart it is nearly independent, so the block values are scaled by
     one factor for the image, the median over the blocks of the same detail of voxels two
     apart over the finest (at least 1: about 1.4 with Hamming apodisation, 1.0-1.05 for
-    white noise, where anatomy's edges raise the wider detail a little). Blocks with fewer
-    than 64 object voxels use the air's map; the block values are smoothed (normalised
-    Gaussian, ``block / 2`` voxels wide) and never go below the air's map.
+    white noise, where anatomy's edges raise the wider detail a little). The block values
+    are smoothed (normalised Gaussian, ``block / 2`` voxels wide), which also fills blocks
+    with fewer than 64 object voxels from measured blocks nearby; the result never goes
+    below the air's map, which is all there is where no block was measured.
 
     Parameters
     ----------
@@ -1125,8 +1127,6 @@ def level_in_object(image: ArrayLike, sigma_map: ArrayLike, air: ArrayLike, *, b
     -------
     ndarray of float64, the shape of ``image``
     """
-    from scipy import ndimage
-
     x = as_finite_array(image, "image").astype(np.float64, copy=False)
     smap = np.asarray(sigma_map, dtype=np.float64)
     outside = np.asarray(air, dtype=bool)
@@ -1147,8 +1147,8 @@ def level_in_object(image: ArrayLike, sigma_map: ArrayLike, air: ArrayLike, *, b
     level = np.where(np.isfinite(fine), fine * factor, 0.0)
     valid = np.isfinite(fine).astype(np.float64)
     width = [s / 2.0 for s in steps]
-    den = ndimage.gaussian_filter(valid, width, mode="nearest")
-    num = ndimage.gaussian_filter(level * valid, width, mode="nearest")
+    den = _smooth(valid, width)
+    num = _smooth(level * valid, width)
     measured = np.where(den > 1e-3, num / np.maximum(den, 1e-3), 0.0)
     return np.where(outside, smap, np.maximum(smap, measured))
 
@@ -1175,7 +1175,7 @@ def _block_levels(x: np.ndarray, inside: np.ndarray, axes: list[int], lag: int,
         sl = tuple(slice(c * st, (c + 1) * st) for c, st in zip(corner, steps))
         values = detail[sl][ok[sl]]
         if values.size >= _LEVEL_MIN_VOXELS:
-            level[sl] = float(np.median(values)) / 0.6744897501960817
+            level[sl] = float(np.median(values)) / _MAD_TO_SIGMA
     return level, steps
 
 
@@ -1193,8 +1193,11 @@ def remove_noise_floor(image: ArrayLike, sigma: ArrayLike, coils: float, *, air:
     from σ·χ with 2N degrees of freedom to the Rayleigh distribution of σ, Rician air,
     ``σ √(−2 ln Q(N, M² / 2σ²))`` (Q the regularised upper incomplete gamma function),
     blended into the object over about one voxel: the subtraction would leave the air half
-    zeros and half sparse spikes, unlike any air the model was trained on. N = 1 returns the
-    magnitude unchanged (as float32).
+    zeros and half sparse spikes, unlike any air the model was trained on. Where the
+    subtraction reaches 0 in a voxel that was above 0 the result is the smallest positive
+    float32 instead, so that the only exact zeros are the input's own (a run of exact zeros
+    is zero fill to the models: it would stay 0). Non-finite voxels stay as they are. N = 1
+    returns the magnitude unchanged (as float32).
 
     Parameters
     ----------
@@ -1233,23 +1236,32 @@ def remove_noise_floor(image: ArrayLike, sigma: ArrayLike, coils: float, *, air:
     if n == 1.0:
         return m.copy()
     s2 = np.square(np.asarray(sigma, dtype=np.float32))
-    out = np.square(m)
-    out -= (2.0 * (n - 1.0)) * s2
-    np.maximum(out, 0.0, out=out)
-    np.sqrt(out, out=out)
+    with np.errstate(invalid="ignore"):  # inf - inf where a voxel is infinite: it is put back below
+        out = np.square(m)
+        out -= (2.0 * (n - 1.0)) * s2
+        np.maximum(out, 0.0, out=out)
+        np.sqrt(out, out=out)
+    out[(out == 0) & (m > 0)] = np.finfo(np.float32).tiny
+    finite = np.isfinite(m)
+    if not finite.all():
+        out[~finite] = m[~finite]
     if air is None:
         return out
-    outside = np.broadcast_to(np.asarray(air, dtype=bool), m.shape)
+    outside = np.asarray(air, dtype=bool)
     if not outside.any():
         return out
-    weight = ndimage.gaussian_filter(outside.astype(np.float32), 1.0, mode="nearest")
-    near = weight > 1e-3
-    s2_near = np.broadcast_to(s2, m.shape)[near].astype(np.float64)
-    m_near = m[near].astype(np.float64)
-    upper = special.gammaincc(n, np.square(m_near) / (2.0 * np.maximum(s2_near, 1e-300)))
-    with np.errstate(divide="ignore"):
+    # blend weight on the air's own grid (a series' one volume), then over the image
+    weight = np.broadcast_to(ndimage.gaussian_filter(outside.astype(np.float32), 1.0, mode="nearest"), m.shape)
+    near = (weight > 1e-3) & finite
+    s2_near = np.broadcast_to(s2, m.shape)[near]
+    m_near = m[near]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        upper = special.gammaincc(np.float32(n), np.square(m_near) / (2.0 * np.maximum(s2_near, np.float32(1e-30))))
         rayleigh = np.sqrt(2.0 * s2_near * -np.log(upper))
-    rayleigh = np.where(np.isfinite(rayleigh), rayleigh, out[near])  # far in the tail: the subtraction
+    sub = out[near]
+    rayleigh = np.where(np.isfinite(rayleigh), rayleigh, sub)  # far in the tail: the subtraction
     w = weight[near]
-    out[near] = w * rayleigh + (1.0 - w) * out[near]
+    mixed = w * rayleigh + (1.0 - w) * sub
+    mixed[(mixed <= 0) & (m_near > 0)] = np.finfo(np.float32).tiny
+    out[near] = mixed
     return out

@@ -527,8 +527,11 @@ def test_remove_noise_floor_leaves_the_second_moment_of_rician_noise():
     one = remove_noise_floor(res.noisy, sigma, 1)
     np.testing.assert_array_equal(one, res.noisy.astype(np.float32))
     assert one is not res.noisy
-    air = remove_noise_floor(np.zeros((4, 4)) + 1.0, 5.0, 8)
-    assert np.all(air == 0)  # below the floor: 0, never NaN
+    low = remove_noise_floor(np.array([[0.0, 1.0], [np.nan, np.inf]]), 5.0, 8)
+    # below the floor: the smallest positive float32, never an exact 0 (zero fill to the models) nor NaN; the
+    # input's own zeros and non-finite voxels stay
+    assert low[0, 0] == 0 and low[0, 1] == np.finfo(np.float32).tiny
+    assert np.isnan(low[1, 0]) and low[1, 1] == np.inf
     with pytest.raises(InputError, match="coils"):
         remove_noise_floor(res.noisy, sigma, 0.5)
 
@@ -568,5 +571,9 @@ def test_remove_noise_floor_turns_the_air_into_rayleigh_noise():
     ks = stats.kstest(out.ravel() / sigma, stats.rayleigh.cdf)
     assert ks.statistic < 0.01
     bare = remove_noise_floor(res.noisy, sigma, 8)
-    assert np.mean(bare == 0) > 0.3  # what the subtraction alone leaves in the air
-    assert np.mean(out == 0) < 1e-3
+    floor = np.finfo(np.float32).tiny
+    assert np.mean(bare == floor) > 0.3  # what the subtraction alone leaves in the air
+    assert np.mean(out == floor) < 1e-3 and not np.any(out == 0)
+    inf_air = res.noisy.copy()
+    inf_air[5, 5] = np.inf
+    assert remove_noise_floor(inf_air, sigma, 8, air=air)[5, 5] == np.inf  # not NaN
