@@ -565,7 +565,7 @@ def _without_noise_floor(data: np.ndarray, est: Any, modality: str) -> tuple[np.
     if modality != "mri" or est is None:
         return data, None
     try:
-        found = noise_floor(est, data.shape)
+        found = noise_floor(est, data)
     except Exception as exc:  # the correction helps; failing to measure it must not stop the denoising
         log.warning("noise floor not removed: %s", exc)
         return data, None

@@ -906,7 +906,13 @@ class _AirFit(NamedTuple):
     where: tuple[slice, ...]  # the subsample
     sigma_map: np.ndarray  # the local level on the subsample (estimate_sigma_mri's map)
     air: np.ndarray  # bool, the subsample's voxels outside the object
-    sub: np.ndarray  # the subsample itself (float64)
+
+
+def _air_subsample(arr: np.ndarray, where: tuple[slice, ...]) -> np.ndarray:
+    """The voxels of ``arr`` the MRI air fit reads (float64; non-finite ones as 0)."""
+    sub = arr[where].astype(np.float64)
+    sub[~np.isfinite(sub)] = 0.0
+    return sub
 
 
 def _mri_air_noise(arr: np.ndarray) -> tuple[_AirFit | None, str]:
@@ -918,8 +924,7 @@ def _mri_air_noise(arr: np.ndarray) -> tuple[_AirFit | None, str]:
     if sum(n > 1 for n in arr.shape) < 2:
         return None, "not an image"
     where = _subsample(arr.shape)
-    sub = arr[where].astype(np.float64)
-    sub[~np.isfinite(sub)] = 0.0
+    sub = _air_subsample(arr, where)
     air = _air_candidates(sub)
     if np.count_nonzero(air) < max(_MIN_BACKGROUND, _MIN_BACKGROUND_FRACTION * np.count_nonzero(sub > 0)):
         return None, "none around the object"
@@ -938,7 +943,7 @@ def _mri_air_noise(arr: np.ndarray) -> tuple[_AirFit | None, str]:
     core = bg & ndimage.binary_erosion(air, iterations=_AIR_MARGIN)
     if np.count_nonzero(core) < max(_MIN_BACKGROUND, _CORE_FRACTION * np.count_nonzero(bg)):
         core = bg
-    return _AirFit(fit.sigma, fit.coils, bg, core, where, fit.sigma_map, air, sub), ""
+    return _AirFit(fit.sigma, fit.coils, bg, core, where, fit.sigma_map, air), ""
 
 
 def _image_noise(image: Any, like: NoiseEstimate | None) -> NoiseEstimate:
@@ -1004,10 +1009,10 @@ def _image_noise(image: Any, like: NoiseEstimate | None) -> NoiseEstimate:
 _FLOOR_MIN_COILS = 1.05
 
 
-def noise_floor(estimate: NoiseEstimate, shape: Sequence[int]) -> tuple[float, np.ndarray, np.ndarray] | None:
-    """``(N, level, air)`` for :func:`biodae.noise.remove_noise_floor` on an MR image of ``shape``
-    (a 3-D volume, or a 4-D series whose first volume ``estimate`` measured), or None when
-    there is nothing to remove: no χ fit of the air, or N below 1.05.
+def noise_floor(estimate: NoiseEstimate, data: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """``(N, level, air)`` for :func:`biodae.noise.remove_noise_floor` on the MR image ``data``
+    that ``estimate`` measured (a 2-D image, a 3-D volume, or a 4-D series: its first volume),
+    or None when there is nothing to remove: no χ fit of the air, or N below 1.05.
 
     The level is :func:`biodae.noise.level_in_object` on the estimate's subsample (the air's
     map, and the level measured in the object's bright tissue where it is higher), brought
@@ -1022,8 +1027,9 @@ def noise_floor(estimate: NoiseEstimate, shape: Sequence[int]) -> tuple[float, n
     fit = estimate._fit
     if fit is None or fit.coils < _FLOOR_MIN_COILS:
         return None
-    level = level_in_object(fit.sub, fit.sigma_map, fit.air)
-    full = tuple(int(n) for n in shape[:3]) if len(shape) == 4 else tuple(int(n) for n in shape)
+    arr = data[..., 0] if data.ndim == 4 else data  # what _image_noise measured
+    level = level_in_object(_air_subsample(arr, fit.where), fit.sigma_map, fit.air)
+    full = arr.shape
     air = fit.air
     if level.shape != full:
         zoom = [n / m for n, m in zip(full, level.shape)]
