@@ -340,15 +340,15 @@ def test_shipped_models_on_held_out_ds1_records(biodae_data, record):
     n, v = b.aami == "N", b.aami == "V"
     assert n.sum() > 1000 and v.sum() > 400
     t = score_beats(b, "ecg-beats")
-    assert t["flag"][v].mean() > 0.95
+    assert t["flag"][v].mean() > 0.9  # 2.2.0: 106 1.000, 223 0.928 (2.1.0, a lower threshold: above 0.95)
     from sklearn.metrics import roc_auc_score
 
-    assert roc_auc_score(v[n | v], t["score"][n | v]) > 0.95  # 2.0.0: 106 0.999, 223 0.99 (1.0.0: 0.86, 0.98)
-    if record == "223":  # in 106 the N beats score above the threshold too (2.1.0: 64 % flagged): the ranking holds
-        assert t["flag"][n].mean() < 0.05
+    assert roc_auc_score(v[n | v], t["score"][n | v]) > 0.95  # 2.2.0: 106 1.000, 223 0.995 (1.0.0: 0.86, 0.98)
+    if record == "223":  # in 106 the N beats score above the threshold too (2.2.0: 22 %, 2.1.0: 64 % flagged)
+        assert t["flag"][n].mean() < 0.05  # 2.2.0: 0.012
     a = score_beats(b, "ecg-beats-aami")
     assert np.mean(a["class"][v] == "V") > np.mean(a["class"][n] == "V") + 0.2
-    assert np.mean(a["class"][n] == "N") > 0.95  # 106: 0.997, 223: 0.99 (1.0.0 called 633 of 223's F)
+    assert np.mean(a["class"][n] == "N") > 0.95  # 2.1.0: 106 1.000, 223 0.999 (1.0.0 called 633 of 223's F)
 
 
 def test_shipped_models_on_a_ds2_patient_at_250_hz(biodae_data):
@@ -364,6 +364,47 @@ def test_shipped_models_on_a_ds2_patient_at_250_hz(biodae_data):
     assert n.sum() > 900 and v.sum() > 200
     t = score_beats(b, "ecg-beats")
     assert roc_auc_score(v[n | v], t["score"][n | v]) > 0.97  # 1.000 when written
-    assert t["flag"][v].mean() > 0.95 and t["flag"][n].mean() < 0.1  # 1.0 and 0.021 with ecg-beats 2.1.0
+    assert t["flag"][v].mean() > 0.95 and t["flag"][n].mean() < 0.1  # 1.0 and 0.032 with ecg-beats 2.2.0
     a = score_beats(b, "ecg-beats-aami")
-    assert np.mean(a["class"][v] == "V") > 0.9 and np.mean(a["class"][n] == "N") > 0.9  # 0.988, 0.976 when written
+    assert np.mean(a["class"][v] == "V") > 0.9 and np.mean(a["class"][n] == "N") > 0.9  # 2.1.0: 1.000, 0.995
+
+
+def test_qtdb_training_records_leave_out_mitbih_patients(test_data, tmp_path, monkeypatch):
+    """The shipped models train on QT Database records of other databases only: never on its excerpts of MIT-BIH
+    Arrhythmia records (DS1 patients, among them the test and validation records 114, 116, 223, DS1 training record
+    230, paced 102, DS2 records: the held-out evaluation), nor on a record without reference beat annotations. The
+    beats are cached, read back while the files are unchanged and extracted again when one changes."""
+    import os
+    import shutil
+
+    import biodae.latent.train_beats as tb
+
+    qt = tmp_path / "data" / "ecg" / "qtdb"
+    qt.mkdir(parents=True)
+    src = test_data / "signals" / "sel100_10s"
+    mitdb = ("sel100", "sel102", "sel114", "sel116", "sel223", "sel230", "sel232")
+    for name, exts in [*((m, ".hea .dat .atr") for m in mitdb), ("sel821", ".hea .dat .atr"),
+                       ("sel14046", ".hea .dat .atr"), ("sele0110", ".hea .dat .atr"), ("sel30", ".hea .dat")]:
+        for ext in exts.split():
+            data = src.with_suffix(ext).read_bytes()
+            if ext == ".hea":  # the record name is the header's first word
+                data = data.replace(b"sel100_10s", name.encode())
+            (qt / f"{name}{ext}").write_bytes(data)
+    monkeypatch.setenv("BIODAE_CACHE", str(tmp_path / "cache"))
+    got = tb.qtdb_beats(tmp_path / "data")
+    assert list(got) == ["sel14046", "sel821", "sele0110"]
+    assert all(b.sample.tolist() == EXCERPT_BEATS and set(b.aami) == {"N"} for b in got.values())
+    assert (tmp_path / "cache" / "beats" / "qtdb_v2.pkl").is_file()
+    extracted = []
+    real = tb.extract_beats
+    monkeypatch.setattr(tb, "extract_beats", lambda path, **kw: extracted.append(path.name) or real(path, **kw))
+    assert tb.qtdb_beats(tmp_path / "data")["sel821"].sample.tolist() == EXCERPT_BEATS
+    assert extracted == []  # all from the cache
+    st = (qt / "sel821.atr").stat()
+    os.utime(qt / "sel821.atr", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # as if annotated again
+    assert tb.qtdb_beats(tmp_path / "data")["sel821"].sample.tolist() == EXCERPT_BEATS
+    assert extracted == ["sel821"]
+    shutil.rmtree(qt)
+    qt.mkdir()
+    with pytest.raises(InputError, match="no annotated QT Database records"):
+        tb.qtdb_beats(tmp_path / "data")

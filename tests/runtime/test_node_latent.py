@@ -46,9 +46,12 @@ def node():
 @pytest.fixture(scope="module")
 def beats():
     """Beats of real ECG excerpts, as `biodae beats` makes them: R peaks from the reference
-    annotation (10 s of QTDB sel100, 12 beats) and detected by XQRS (30 s of sel100 with
-    electrode-motion noise at 6 dB, 37 beats: many flagged, several classes)."""
-    return {"sel100_10s-atr": extract_beats(ROOT / "tests" / "data" / "signals" / "sel100_10s", annotator="atr"),
+    annotation (10 s of QTDB sel100, 12 beats; 20 s of sel221, 19 normal and 8 ventricular beats:
+    flagged and classed V) and detected by XQRS (30 s of sel100 with electrode-motion noise at
+    6 dB, 37 beats: many flagged)."""
+    signals = ROOT / "tests" / "data" / "signals"
+    return {"sel100_10s-atr": extract_beats(signals / "sel100_10s", annotator="atr"),
+            "sel221_20s-atr": extract_beats(signals / "sel221_20s", annotator="atr"),
             "sel100_em6-xqrs": extract_beats(ROOT / "examples" / "ecg" / "sel100_em6")}
 
 
