@@ -139,10 +139,8 @@ def _cached_beats(folder: Path, names: list[str], store_name: str | None) -> dic
     """``extract_beats(folder / name, annotator="atr")`` for each name, kept in ``<cache>/beats/<store_name>``
     (Beats, not features: beat_features runs on them each time). A record is extracted again when its path or
     the size or time of its ``.hea``, ``.dat`` or ``.atr`` file differ from the cached ones."""
-    import contextlib
-    import tempfile
-
     from ..datasets import cache_root
+    from ..io._atomic import atomic_path
 
     def signature(name: str) -> tuple:
         path = (folder / name).resolve()
@@ -160,19 +158,9 @@ def _cached_beats(folder: Path, names: list[str], store_name: str | None) -> dic
     for r in missing:
         have[r] = (sig[r], extract_beats(folder / r, annotator="atr"))
     if store is not None and missing:
-        store.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{store.name}.", dir=store.parent)  # two runs at once: own files
-        try:
-            with os.fdopen(fd, "wb") as f:
+        with atomic_path(store, force=True) as tmp:  # a private temporary file: two runs at once do no harm
+            with open(tmp, "wb") as f:
                 pickle.dump(have, f)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # as open() would make it, not mkstemp's 0600
-            os.replace(tmp, store)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
     return {r: have[r][1] for r in names}
 
 
