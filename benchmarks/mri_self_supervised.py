@@ -4,8 +4,9 @@
    SNR), 8 simulated coils with smooth sensitivities, root-sum-of-squares, Hamming-apodised k-space in
    the slice plane (noise correlated 0.625 / 0.133 at lags 1 / 2), σ = 5 % of the brain maximum
    (:func:`biodae.noise.mri_coil_noise`). Masked RMSE and PSNR against the noise-free reconstruction inside
-   the head (:func:`biodae._arrays.foreground_mask`): the noisy input, the shipped ``mri`` model, and
-   ``noise2self`` (the ``mri`` weights adapted to this volume, default settings).
+   the head (:func:`biodae._arrays.foreground_mask`): the noisy input, the shipped ``mri`` model alone,
+   ``biodae denoise``'s path (:func:`biodae.denoise_image`: the noise floor of N > 1 coils removed, then
+   the model), and ``noise2self`` (the ``mri`` weights adapted to this volume, default settings).
 2. **Real scans** (no reference): DIPY ``test_piesno`` (real 8-coil noise, 96 x 96 x 14) with noise2self,
    and DIPY ``small_64D`` (a real diffusion series, 10 x 10 x 10 voxels, 65 volumes, with its b-values)
    with patch2self: before, after and removed images side by side, and the noise estimate before and after
@@ -53,13 +54,18 @@ def simulated(data: Path, threads: int) -> None:
     peak = float(clean[mask].max())
     model = biodae.runtime.load_model("mri", threads=threads)
     base = model.denoise_image(noisy, axis=2)
+    # what `biodae denoise` does: the noise floor of N > 1 coils removed first where the air shows one, then the model
+    cli, cli_rep = biodae.denoise_image(biodae.io.Image(noisy, (1.0, 1.0, 1.0), "nifti", "mri"), model, axis=2)
+    floor = cli_rep["noise_floor"]
     t0 = time.perf_counter()
     n2s = noise2self(noisy, axis=2, threads=threads, progress=False)
     took = time.perf_counter() - t0
     print(f"simulated: MNI152 z=76..83, 8 coils RSS, Hamming, sigma 5 %: blind spot radius {n2s.radius} "
           f"(measured correlation {np.round(n2s.correlation, 3).tolist()}), {n2s.steps} steps, {took:.0f} s")
     print("| method | masked RMSE | masked PSNR (dB) |\n|---|---|---|")
-    for name, y in (("noisy input", noisy), (f"mri {model.version} (shipped, blind)", base),
+    cli_name = (f"biodae denoise (noise floor of N = {floor:.2f} coils removed, then mri {model.version})"
+                if floor else f"biodae denoise (no noise floor removed, mri {model.version})")
+    for name, y in (("noisy input", noisy), (f"mri {model.version} (shipped, blind)", base), (cli_name, cli.data),
                     (f"noise2self (mri {model.version} adapted)", n2s.denoised)):
         e = _rmse(y, clean, mask)
         print(f"| {name} | {e:.2f} | {20 * np.log10(peak / e):.2f} |")
@@ -88,7 +94,8 @@ def real(data: Path, threads: int, out: Path) -> None:
     (est,) = estimate_noise(dwi)
     print(f"small_64D patch2self: {rep2['model']}, {took:.1f} s; noise sigma (est., first volume) "
           f"{rep2['sigma_before']} -> {rep2['sigma_after']} ({est.how}); removed RMS per volume "
-          f"{float(np.sqrt(np.mean((dwi.data - b.data) ** 2))):.4g}, data RMS {float(np.sqrt(np.mean(dwi.data ** 2))):.4g}")
+          f"{float(np.sqrt(np.mean((dwi.data - b.data) ** 2))):.4g}, "
+          f"data RMS {float(np.sqrt(np.mean(dwi.data ** 2))):.4g}")
     v = int(np.flatnonzero(bvals > 50)[0])
     rows.append((f"small_64D volume {v} (b={bvals[v]:.0f}), patch2self", dwi.data[:, :, 5, v], b.data[:, :, 5, v]))
     fig, axes = plt.subplots(len(rows), 3, figsize=(9, 3.2 * len(rows)))
