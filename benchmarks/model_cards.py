@@ -141,10 +141,11 @@ def main(argv: list[str] | None = None) -> int:
                 inference += ("; in `biodae denoise` / `biodae.denoise_image`, where the air fits the noise of N > 1 "
                               "coils, the noise floor of N - 1 of them is removed first (`biodae.noise."
                               "remove_noise_floor`, N and the level estimated from the scan itself; "
-                              "`--keep-noise-floor` turns it off). Where the tissue's signal is near or below the "
-                              "floor, as in DIPY's low-SNR `test_piesno`, that leaves dark speckle in the tissue, "
-                              "and the removed image shows the anatomy's dark parts (`docs/benchmarks/mri.md`, "
-                              "real noise figure)")
+                              "`--keep-noise-floor` turns it off; dark voxels get at least the magnitude mapped as "
+                              "if it were noise alone, so the subtraction makes no zeros). Where the tissue's signal "
+                              "is near or below the floor, as in DIPY's low-SNR `test_piesno`, some dark speckle "
+                              "stays in the tissue and the removed image shows the anatomy's dark parts "
+                              "(`docs/benchmarks/mri.md`, real noise figure)")
             unit = "patches of"
             size = f"{recipe.train_window}x{recipe.train_window} pixels"
         else:
