@@ -1191,7 +1191,7 @@ def _rayleigh_of_chi(m: np.ndarray, s2: np.ndarray, n: float) -> np.ndarray:
 
     with np.errstate(divide="ignore", invalid="ignore"):
         upper = special.gammaincc(np.float32(n), np.square(m) / (2.0 * np.maximum(s2, np.float32(1e-30))))
-        return np.sqrt(2.0 * s2 * -np.log(upper))
+        return np.sqrt(2.0 * s2 * np.abs(np.log(upper)))  # |ln Q| = -ln Q, and +0 (not -0) where Q = 1
 
 
 def remove_noise_floor(image: ArrayLike, sigma: ArrayLike, coils: float, *, air: ArrayLike | None = None) -> np.ndarray:
