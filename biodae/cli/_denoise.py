@@ -94,7 +94,7 @@ def _self_supervised(args, model: str | None, mask: str | None):
     if not args.self_supervised:
         raise InputError("--blind-spot and --adapt-steps apply to --self-supervised noise2self",
                          "add --self-supervised noise2self")
-    if getattr(args, "keep_noise_floor", False):
+    if args.keep_noise_floor:
         raise InputError("--keep-noise-floor applies to the shipped models' path; --self-supervised never removes "
                          "the noise floor", "leave out --keep-noise-floor")
     if args.self_supervised != "noise2self" and (args.blind_spot is not None or args.adapt_steps != 300):
